@@ -1,0 +1,12 @@
+// Values test/global-setup.ts provides to the tests (vitest provide/inject).
+declare module "vitest" {
+	export interface ProvidedContext {
+		databaseUrl: string;
+		databaseKind: string;
+		wsProxy: string;
+		authIssuer: string;
+		authJwksUrl: string;
+		issuerPrivateJwk: string;
+	}
+}
+export {};
