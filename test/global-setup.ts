@@ -13,7 +13,7 @@ export default async function setup(project: TestProject) {
 	const database = await prepareDatabase({
 		serverUrl: process.env.TEST_DATABASE_URL,
 		fresh: true,
-		seed: false,
+		seed: true,
 	});
 	const proxy = await startWsProxy();
 	const key = await createIssuerKey("test-key-1");

@@ -1,6 +1,6 @@
 import pg from "pg";
-const applySeeds: any = null;
-const seedData: any = null;
+import { applySeeds } from "../../seeds/apply.ts";
+import { seedData } from "../../seeds/index.ts";
 import { runMigrations } from "./migrate.ts";
 import { startEmbeddedPostgres } from "./pglite.ts";
 
@@ -18,7 +18,8 @@ export interface PreparedDatabase {
 export async function prepareDatabase(options: {
 	serverUrl?: string;
 	fresh?: boolean;
-	seed?: boolean;
+	/** `"if-empty"` seeds only a database without nations, so a restart keeps what the API changed since. */
+	seed?: boolean | "if-empty";
 	dataDir?: string;
 	port?: number;
 	log?: (line: string) => void;
@@ -59,9 +60,12 @@ export async function prepareDatabase(options: {
 	try {
 		const migrations = await runMigrations(client);
 		log(`migrations: ${migrations.applied.length} applied, ${migrations.skipped.length} already applied`);
-		if (options.seed) {
+		const empty = async () => Number((await client.query("select count(*)::int as n from nations")).rows[0]?.n) === 0;
+		if (options.seed === true || (options.seed === "if-empty" && (await empty()))) {
 			const counts = await applySeeds((text, params) => client.query(text, params as unknown[]), seedData);
 			log(`seeds: ${counts.nations} nations, ${counts.sectors} sectors, ${counts.projects} projects`);
+		} else if (options.seed === "if-empty") {
+			log("seeds: database already holds data; kept as it is");
 		}
 	} finally {
 		await client.end();
