@@ -11,6 +11,8 @@ interface __BaseEnv_Env {
 	AUTH_ISSUER: string;
 	AUTH_AUDIENCE: string;
 	AUTH_JWKS_URL: string;
+	CACHE_FRESH_SECONDS: string;
+	CACHE_STALE_SECONDS: string;
 	NATION_LEDGER: DurableObjectNamespace /* NationLedger */;
 }
 declare namespace Cloudflare {
@@ -25,7 +27,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "BUILD_VERSION" | "SERVING_REGION" | "DATABASE_URL" | "NEON_WS_PROXY" | "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "BUILD_VERSION" | "SERVING_REGION" | "DATABASE_URL" | "NEON_WS_PROXY" | "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL" | "CACHE_FRESH_SECONDS" | "CACHE_STALE_SECONDS">> {}
 }
 declare module "*.txt" {
 	const value: string;

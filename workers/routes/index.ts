@@ -1,7 +1,13 @@
 import type { App } from "../app.ts";
 import { registerHealthRoutes } from "./health/index.ts";
+import { registerNationRoutes } from "./nations/index.ts";
+import { registerProjectRoutes } from "./projects/index.ts";
+import { registerSectorRoutes } from "./sectors/index.ts";
 
 /** One line per resource; each resource's index registers its operations (one file each). */
 export function registerRoutes(app: App) {
 	registerHealthRoutes(app);
+	registerNationRoutes(app);
+	registerSectorRoutes(app);
+	registerProjectRoutes(app);
 }

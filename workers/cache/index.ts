@@ -1,0 +1,45 @@
+/**
+ * The read-through cache: in-isolate LRU → Workers KV → Postgres, with versioned list keys, write-through
+ * for single items, strong ETags, X-Cache and stale serving while Postgres is unreachable.
+ * The exported API is documented in docs/caching.md.
+ */
+export { cacheConfig, ISOLATE_MAX_BYTES, ISOLATE_MAX_ENTRIES, ISOLATE_RECHECK_MS } from "./config.ts";
+export {
+	CONSISTENCY_HEADER,
+	type ConsistencyToken,
+	decodeConsistencyToken,
+	encodeConsistencyToken,
+	minItemVersion,
+	minListVersions,
+} from "./consistency.ts";
+export { type CacheEntry, computeEtag, createEntry } from "./entry.ts";
+export {
+	cachedJson,
+	etagMatches,
+	ifMatchSatisfied,
+	READ_CACHE_CONTROL,
+	WRITE_CACHE_CONTROL,
+	waitUntilOf,
+	writtenJson,
+} from "./http.ts";
+export {
+	cachedReadHeaders,
+	notModifiedResponse,
+	readRequestHeaders,
+	strictBody,
+	writeRequestHeaders,
+	writeResponseHeaders,
+} from "./openapi.ts";
+export { resetIsolateCache } from "./isolate.ts";
+export { CACHED_RESOURCES, type CachedResource, canonicalQuery, dependentKey, itemKey } from "./keys.ts";
+export { BoundedLru, type LruBounds } from "./lru.ts";
+export { isDatabaseUnavailable, sqlState, violatedConstraint } from "./origin.ts";
+export {
+	type CacheEnv,
+	type CacheRead,
+	type CacheStatus,
+	readDependent,
+	readThrough,
+} from "./read-through.ts";
+export { bumpListVersion, listVersion } from "./versions.ts";
+export { commitWrite, invalidate, writeThrough } from "./write-through.ts";

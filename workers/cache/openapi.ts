@@ -1,0 +1,83 @@
+import { z } from "@hono/zod-openapi";
+import { CONSISTENCY_HEADER } from "./consistency.ts";
+
+/**
+ * The OpenAPI pieces every cached read and every write-through write shares, so the document describes the
+ * headers the cache layer actually sends.
+ */
+const text = (description: string, extra: Record<string, unknown> = {}) => ({
+	description,
+	schema: { type: "string" as const, ...extra },
+});
+
+const etag = text(
+	"Strong entity tag of this representation; send it in If-None-Match (reads) or If-Match (writes)",
+);
+
+export const cachedReadHeaders = {
+	ETag: etag,
+	"Cache-Control": text(
+		"`private, no-cache`: a client may keep the body but revalidates it (cheap 304) before reuse",
+	),
+	"X-Cache": text(
+		"HIT: served by the edge cache; MISS: read from Postgres; STALE: past its freshness, served because Postgres is unreachable",
+		{ enum: ["HIT", "MISS", "STALE"] },
+	),
+	Age: text("Seconds since Postgres produced this representation (on HIT and STALE)"),
+	Warning: text('`110 - "Response is Stale"` on STALE'),
+	Vary: text("Authorization"),
+};
+
+export const notModifiedResponse = {
+	304: {
+		description: "Not modified: If-None-Match names the current ETag",
+		headers: { ETag: etag, "X-Cache": cachedReadHeaders["X-Cache"] },
+	},
+};
+
+export const writeResponseHeaders = {
+	ETag: etag,
+	[CONSISTENCY_HEADER]: text(
+		"Send it back on reads (same header) to be served data at least as new as this write, from any edge",
+	),
+	"Cache-Control": text("no-store"),
+};
+
+export const readRequestHeaders = z.object({
+	"if-none-match": z
+		.string()
+		.max(1024)
+		.optional()
+		.openapi({ description: "ETag(s) the client holds; a match answers 304 without a body" }),
+	[CONSISTENCY_HEADER]: z
+		.string()
+		.max(512)
+		.optional()
+		.openapi({ description: "The token a write returned: the read reflects at least that write" }),
+});
+
+export const writeRequestHeaders = z.object({
+	"if-match": z
+		.string()
+		.max(1024)
+		.optional()
+		.openapi({
+			description: "Apply the write only if the current ETag matches (optimistic concurrency), else 412",
+		}),
+});
+
+/**
+ * A write body that refuses every field it does not list (never silently ignored, never mass-assigned),
+ * telling read-only fields (ids, timestamps, computed money) apart from unknown ones in the 400's message.
+ */
+export function strictBody<const S extends z.core.$ZodLooseShape>(shape: S, readOnly: readonly string[]) {
+	return z.strictObject(shape, {
+		error: (issue) => {
+			if (issue.code !== "unrecognized_keys") return undefined;
+			const described = issue.keys.map((key) =>
+				readOnly.includes(key) ? `${key} (read-only)` : `${key} (unknown field)`,
+			);
+			return `These fields cannot be set: ${described.join(", ")}`;
+		},
+	});
+}

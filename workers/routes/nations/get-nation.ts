@@ -1,0 +1,54 @@
+import type { App } from "../../app.ts";
+import {
+	CONSISTENCY_HEADER,
+	cachedJson,
+	cachedReadHeaders,
+	decodeConsistencyToken,
+	itemKey,
+	minItemVersion,
+	notModifiedResponse,
+	readRequestHeaders,
+	readThrough,
+	waitUntilOf,
+} from "../../cache/index.ts";
+import { findNation } from "../../db/queries/nations.ts";
+import { ApiError, problemResponses } from "../../lib/problem.ts";
+import { defineRoute } from "../../lib/route.ts";
+import { NationCodeParam, NationSchema, type NationResponse, nationEntry } from "./schema.ts";
+
+export type GetNationResponse = NationResponse;
+
+export const route = defineRoute({
+	method: "get",
+	path: "/v1/nations/{code}",
+	tags: ["nations"],
+	summary: "One nation, by ISO alpha-2 or alpha-3 code in any case",
+	access: { permission: "nations:read" },
+	request: { params: NationCodeParam, headers: readRequestHeaders },
+	responses: {
+		200: {
+			description: "The nation",
+			headers: cachedReadHeaders,
+			content: { "application/json": { schema: NationSchema } },
+		},
+		...notModifiedResponse,
+		...problemResponses(400, 404, 406, 503),
+	},
+});
+
+export const register = (app: App) =>
+	app.openapi(route, async (c) => {
+		const code = c.req.valid("param").code.toUpperCase();
+		const token = decodeConsistencyToken(c.req.header(CONSISTENCY_HEADER));
+		const read = await readThrough(c.env, {
+			key: itemKey("nations", code),
+			minVersion: minItemVersion(token, "nations", code),
+			waitUntil: waitUntilOf(c),
+			load: async () => {
+				const row = await findNation(c.var.db(), code);
+				return row ? nationEntry(row) : null;
+			},
+		});
+		if (!read) throw new ApiError("not_found", `No nation has the code '${code}'`);
+		return cachedJson<GetNationResponse>(c, read);
+	});
