@@ -1,0 +1,154 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { createEventPublisher, type EventProducerEnv } from "../../queues/producer.ts";
+import { withDb } from "../../workers/db/client.ts";
+import { ledgerEntries, ledgerProjectionState } from "../../workers/db/schema/ledger.ts";
+import type { LedgerEntry } from "../../workers/domain/ledger/entry.ts";
+
+/**
+ * Projects ledger entries into Postgres and announces them as events. Both halves are idempotent, so the
+ * outbox may hand the same entries over again after any failure:
+ * - rows are keyed on (nation, sequence) and inserted with `on conflict do nothing`; an existing row whose hash
+ *   differs from the ledger's is a divergence and fails the drain loudly instead of being skipped;
+ * - events carry ids derived from (nation, sequence), so consumers deduplicate a re-sent event.
+ */
+
+/** Where the projection is written: the worker's DATABASE_URL (and local WebSocket proxy). */
+export type ProjectionDatabase = Pick<Env, "DATABASE_URL" | "NEON_WS_PROXY">;
+
+export class ProjectionDivergenceError extends Error {
+	constructor(nation: string, sequence: number) {
+		super(
+			`ledger_entries already holds ${nation} #${sequence} with a different hash: the projection diverges from the ledger (was the ledger's storage replaced, or the projection written by something else?)`,
+		);
+		this.name = "ProjectionDivergenceError";
+	}
+}
+
+export async function writeProjection(
+	database: ProjectionDatabase,
+	nation: string,
+	entries: readonly LedgerEntry[],
+	backlog: number,
+): Promise<void> {
+	const first = entries[0];
+	const last = entries.at(-1);
+	if (!first || !last) return;
+	await withDb(database, (db) =>
+		db.transaction(async (tx) => {
+			const inserted = await tx
+				.insert(ledgerEntries)
+				.values(entries.map(toRow))
+				.onConflictDoNothing({ target: [ledgerEntries.nationIso2, ledgerEntries.sequence] })
+				.returning({ sequence: ledgerEntries.sequence });
+			if (inserted.length < entries.length) {
+				const fresh = new Set(inserted.map((r) => r.sequence));
+				const replayed = entries.filter((e) => !fresh.has(e.sequence));
+				const existing = await tx
+					.select({ sequence: ledgerEntries.sequence, hash: ledgerEntries.hash })
+					.from(ledgerEntries)
+					.where(
+						and(
+							eq(ledgerEntries.nationIso2, nation),
+							inArray(
+								ledgerEntries.sequence,
+								replayed.map((e) => e.sequence),
+							),
+						),
+					);
+				const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
+				for (const entry of replayed) {
+					if (hashes.get(entry.sequence) !== entry.hash) throw new ProjectionDivergenceError(nation, entry.sequence);
+				}
+			}
+			const lagMs = sql`greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms})::integer`;
+			await tx
+				.insert(ledgerProjectionState)
+				.values({
+					nationIso2: nation,
+					projectedSequence: last.sequence,
+					projectedHash: last.hash,
+					projectedAt: sql`now()`,
+					lastLagMs: lagMs,
+					backlogEntries: backlog,
+				})
+				.onConflictDoUpdate({
+					target: ledgerProjectionState.nationIso2,
+					// A drain never moves the projection backwards (a replayed, older batch only refreshes the times).
+					set: {
+						projectedSequence: sql`greatest(${ledgerProjectionState.projectedSequence}, excluded.projected_sequence)`,
+						projectedHash: sql`case when excluded.projected_sequence >= ${ledgerProjectionState.projectedSequence} then excluded.projected_hash else ${ledgerProjectionState.projectedHash} end`,
+						projectedAt: sql`excluded.projected_at`,
+						lastLagMs: sql`excluded.last_lag_ms`,
+						backlogEntries: sql`excluded.backlog_entries`,
+					},
+				});
+		}),
+	);
+}
+
+function toRow(entry: LedgerEntry): typeof ledgerEntries.$inferInsert {
+	return {
+		nationIso2: entry.nation,
+		sequence: entry.sequence,
+		transferId: entry.id,
+		kind: entry.kind,
+		phase: entry.phase,
+		debitAccount: entry.debit_account,
+		creditAccount: entry.credit_account,
+		amountCents: entry.amount,
+		pendingId: entry.pending_id,
+		reversesId: entry.reverses_id,
+		projectId: entry.reference.project_id,
+		distributionId: entry.reference.distribution_id,
+		period: entry.reference.period,
+		metadata: { ...entry.metadata },
+		recordedAt: new Date(entry.timestamp_ms),
+		expiresAt: entry.expires_at_ms === null ? null : new Date(entry.expires_at_ms),
+		prevHash: entry.prev_hash,
+		hash: entry.hash,
+	};
+}
+
+/** The stable event id of an entry: the same entry always announces itself under the same id. */
+export function ledgerEventId(nation: string, sequence: number): string {
+	return `ledger.${nation}.${sequence}`;
+}
+
+/**
+ * Publishes `covenant.payments.recorded` for the entries that post money (single transfers, reversals and posted
+ * second phases). Pending holds, voids and expiries move no posted money and are not announced: a consumer that
+ * sums amounts by kind therefore counts each payment once.
+ */
+export async function publishLedgerEvents(
+	env: EventProducerEnv,
+	nation: string,
+	servingRegion: string | undefined,
+	entries: readonly LedgerEntry[],
+): Promise<void> {
+	const posted = entries.filter((e) => e.phase === "single" || e.phase === "post");
+	if (posted.length === 0) return;
+	const publisher = createEventPublisher(env, { source: `covenant-edge/ledger/${nation}` });
+	await publisher.publish(
+		...posted.map((entry) => ({
+			type: "covenant.payments.recorded" as const,
+			id: ledgerEventId(nation, entry.sequence),
+			subject: `nations/${nation}/ledger/transfers/${entry.id}`,
+			time: new Date(entry.timestamp_ms),
+			data: {
+				nation,
+				kind: entry.kind,
+				amount_cents: entry.amount,
+				transfer_id: entry.id,
+				sequence: entry.sequence,
+				phase: entry.phase,
+				debit_account: entry.debit_account,
+				credit_account: entry.credit_account,
+				hash: entry.hash,
+				...(entry.reference.project_id ? { project_id: entry.reference.project_id } : {}),
+				...(entry.reference.distribution_id ? { distribution_id: entry.reference.distribution_id } : {}),
+				...(entry.reference.period ? { period: entry.reference.period } : {}),
+				...(servingRegion ? { serving_region: servingRegion } : {}),
+			},
+		})),
+	);
+}

@@ -1,0 +1,73 @@
+import { hash as sha256 } from "fast-sha256";
+
+/**
+ * The canonical encoding the ledger hashes: what an entry's hash, the balances digest and an idempotency
+ * fingerprint are computed over. Anyone can re-implement it from docs/ledger.md:
+ *
+ * - UTF-8 JSON with no insignificant whitespace;
+ * - object members sorted by key (UTF-16 code units, which for the ASCII keys the ledger uses is byte order);
+ * - strings escaped exactly as ECMAScript's JSON.stringify does (RFC 8785 §3.2.2.2);
+ * - every integer written as a JSON string of its decimal digits (no sign for >= 0, no leading zeros), so no
+ *   encoder ever meets a float, an exponent or a 2^53 limit; non-integer numbers are refused;
+ * - absent values written as `null`, so a document's set of members is fixed by its version (a member whose value
+ *   is `undefined`, which JSON cannot carry, is left out as JSON.stringify leaves it out).
+ *
+ * Pure (fast-sha256 is plain JavaScript): it runs the same in a Worker, in Node and in a browser, synchronously,
+ * which lets the Durable Object hash inside one SQLite transaction without yielding.
+ */
+export type CanonicalValue =
+	| string
+	| number
+	| bigint
+	| boolean
+	| null
+	| readonly CanonicalValue[]
+	| { readonly [key: string]: CanonicalValue };
+
+export function canonicalJson(value: CanonicalValue): string {
+	if (value === null) return "null";
+	switch (typeof value) {
+		case "string":
+			return JSON.stringify(value);
+		case "boolean":
+			return value ? "true" : "false";
+		case "bigint":
+			return `"${value.toString(10)}"`;
+		case "number":
+			if (!Number.isSafeInteger(value)) {
+				throw new RangeError(`canonical JSON carries only safe integers, got ${value}`);
+			}
+			// `-0` would print as "0" anyway; String() never uses an exponent for a safe integer.
+			return `"${String(value)}"`;
+		case "object": {
+			if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v as CanonicalValue)).join(",")}]`;
+			const record = value as { readonly [key: string]: CanonicalValue };
+			const keys = Object.keys(record).sort();
+			const members: string[] = [];
+			for (const key of keys) {
+				const member = record[key];
+				if (member === undefined) continue;
+				members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+			}
+			return `{${members.join(",")}}`;
+		}
+		default:
+			throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
+	}
+}
+
+const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */
+export function sha256Hex(text: string): string {
+	const digest = sha256(encoder.encode(text));
+	let out = "";
+	for (const byte of digest) out += HEX[byte];
+	return out;
+}
+
+/** SHA-256 of a value's canonical encoding. */
+export function canonicalHash(value: CanonicalValue): string {
+	return sha256Hex(canonicalJson(value));
+}
