@@ -1,28 +1,17 @@
 import { z } from "zod";
+import { EVENT_DATA_SCHEMAS, EVENT_TYPES } from "./events/index.ts";
 
-/** The seed's topic names, used as CloudEvents `type`. */
-export const SECTOR_SLUGS = ["agriculture", "minerals", "energy", "tech", "health", "education"] as const;
+export { EVENT_TYPES, type EventType, SECTOR_SLUGS, type SectorSlug } from "./events/types.ts";
 
-export const EVENT_TYPES = [
-	"covenant.countries.updated",
-	...SECTOR_SLUGS.map((s) => `covenant.sectors.${s}.updated` as const),
-	"covenant.projects.created",
-	"covenant.projects.updated",
-	"covenant.payments.recorded",
-	"covenant.payments.distributed",
-	"alerts.anomaly.detected",
-	"notifications.push.queued",
-	"users.authenticated",
-	"audit.permission_changed",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import type { EventType } from "./events/types.ts";
 
-/** CloudEvents 1.0, JSON structured mode. Validated when produced and again when consumed. */
-export const CloudEventSchema = z.object({
+const CloudEventEnvelope = z.object({
 	specversion: z.literal("1.0"),
+	/** Unique per event; consumers deduplicate on it, so a cause retried must reuse its id. */
 	id: z.string().min(1).max(200),
 	source: z.string().min(1),
 	type: z.enum(EVENT_TYPES),
+	/** The object the event is about, as a path: `projects/<id>`, `nations/KE`, `sectors/energy`. */
 	subject: z.string().min(1).optional(),
 	time: z.iso.datetime({ offset: true }),
 	datacontenttype: z.literal("application/json"),
@@ -32,7 +21,19 @@ export const CloudEventSchema = z.object({
 	actor: z.string().optional(),
 	data: z.record(z.string(), z.unknown()),
 });
-export type CloudEvent = z.infer<typeof CloudEventSchema>;
+
+/**
+ * CloudEvents 1.0, JSON structured mode, with the data checked against its type's schema
+ * (queues/events/). Validated when produced and again when consumed.
+ */
+export const CloudEventSchema = CloudEventEnvelope.superRefine((event, ctx) => {
+	const result = EVENT_DATA_SCHEMAS[event.type].safeParse(event.data);
+	if (result.success) return;
+	for (const issue of result.error.issues) {
+		ctx.addIssue({ code: "custom", message: issue.message, path: ["data", ...issue.path] });
+	}
+});
+export type CloudEvent = z.infer<typeof CloudEventEnvelope>;
 
 export interface NewEvent {
 	type: EventType;
@@ -57,4 +58,24 @@ export function createEvent(event: NewEvent, context: { source: string; requestI
 		actor: event.actor,
 		data: event.data,
 	});
+}
+
+/** A queue message body that is not a valid event: the reason, for the failure record and the dead letter. */
+export class InvalidEventError extends Error {
+	constructor(issues: z.core.$ZodIssue[]) {
+		super(
+			`invalid CloudEvent: ${issues
+				.slice(0, 5)
+				.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+				.join("; ")}`,
+		);
+		this.name = "InvalidEventError";
+	}
+}
+
+/** Consumer side: the message body as a validated event, or InvalidEventError. */
+export function parseEvent(body: unknown): CloudEvent {
+	const result = CloudEventSchema.safeParse(body);
+	if (!result.success) throw new InvalidEventError(result.error.issues);
+	return result.data;
 }

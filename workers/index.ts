@@ -1,3 +1,5 @@
+import { handleQueueBatch } from "../queues/dispatch.ts";
+import { runScheduled } from "../queues/scheduled.ts";
 import { createApp } from "./app.ts";
 import { assertEnv } from "./env.ts";
 
@@ -9,5 +11,15 @@ export default {
 	fetch(request, env, ctx) {
 		assertEnv(env);
 		return app.fetch(request, env, ctx);
+	},
+	/** Every consumer queue and dead-letter queue, dispatched by queue name (queues/dispatch.ts). */
+	async queue(batch, env, ctx) {
+		assertEnv(env);
+		await handleQueueBatch(batch, env, ctx);
+	},
+	/** The outbox, push-delivery and pruning sweeps (queues/scheduled.ts). */
+	async scheduled(controller, env) {
+		assertEnv(env);
+		await runScheduled(controller, env);
 	},
 } satisfies ExportedHandler<Env>;

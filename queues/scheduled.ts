@@ -1,0 +1,67 @@
+import { sql } from "drizzle-orm";
+import { withDb } from "../workers/db/client.ts";
+import { sendDeliveries } from "./consumers/notification-delivery.ts";
+import { errorText } from "./consumers/runner.ts";
+import { drainOutbox } from "./outbox.ts";
+
+/** The crons in wrangler.toml `[triggers]`. */
+export const EVERY_MINUTE = "* * * * *";
+export const DAILY = "17 3 * * *";
+
+/** How long dedupe records are kept: far beyond Queues' 14-day retention and any outbox backoff. */
+const PROCESSED_RETENTION_DAYS = 30;
+const FAILURE_RETENTION_DAYS = 30;
+const DELIVERY_RETENTION_DAYS = 90;
+
+export interface SweepReport {
+	outbox?: { sent: number; failed: number };
+	deliveries?: { claimed: number; sent: number; retry: number; failed: number; invalid_token: number };
+	pruned?: { processed_events: number; event_failures: number; notification_deliveries: number };
+}
+
+/**
+ * The worker's `scheduled` handler. Every minute: re-send events parked in the outbox, and push deliveries
+ * left pending (transient provider failures, or a consumer that died after its commit). Daily: prune the
+ * dedupe records and old failure and delivery records. Each part runs even when another fails.
+ */
+export async function runScheduled(
+	controller: Pick<ScheduledController, "cron">,
+	env: Env,
+): Promise<SweepReport> {
+	const report: SweepReport = {};
+	await withDb(env, async (db) => {
+		if (controller.cron === DAILY) {
+			await logged("prune", async () => {
+				const count = async (query: ReturnType<typeof sql>) => (await db.execute(query)).rowCount ?? 0;
+				report.pruned = {
+					processed_events: await count(
+						sql`delete from processed_events where processed_at < now() - make_interval(days => ${PROCESSED_RETENTION_DAYS})`,
+					),
+					event_failures: await count(
+						sql`delete from event_failures where last_failed_at < now() - make_interval(days => ${FAILURE_RETENTION_DAYS})`,
+					),
+					notification_deliveries: await count(
+						sql`delete from notification_deliveries where status in ('sent', 'failed', 'invalid_token') and updated_at < now() - make_interval(days => ${DELIVERY_RETENTION_DAYS})`,
+					),
+				};
+			});
+			return;
+		}
+		await logged("outbox", async () => {
+			report.outbox = await drainOutbox(env, db);
+		});
+		await logged("deliveries", async () => {
+			report.deliveries = await sendDeliveries(env, db, { due: true });
+		});
+	});
+	console.log(JSON.stringify({ msg: "sweep done", cron: controller.cron, ...report }));
+	return report;
+}
+
+async function logged(part: string, run: () => Promise<void>): Promise<void> {
+	try {
+		await run();
+	} catch (error) {
+		console.error(JSON.stringify({ msg: "sweep part failed", part, error: errorText(error) }));
+	}
+}
