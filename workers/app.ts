@@ -27,7 +27,7 @@ export function createRouter(): App {
 export function createApp(): App {
 	const app = createRouter();
 	app.use("*", requestContext());
-	app.use("/v1/*", ...httpRules());
+	app.use("/v1/*", ...httpRules({ routed: (method, path) => allowedMethods(app, path).includes(method) }));
 
 	registerRoutes(app);
 

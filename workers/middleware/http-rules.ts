@@ -8,12 +8,22 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_MEDIA = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 
+export interface HttpRulesOptions {
+	/**
+	 * Whether a route serves this method on this path. A request no route serves is left to the app's 404/405
+	 * handler, so a wrong method is reported as such (405 + Allow) even when its body is not JSON.
+	 */
+	routed?: (method: string, path: string) => boolean;
+}
+
 /**
  * Media-type rules every /v1 route shares: a request body must be JSON (415 otherwise, so a form post can
  * never bypass JSON validation), the client must accept JSON (406 otherwise), and bodies over
  * MAX_BODY_BYTES answer 413.
+ *
+ * @example app.use("/v1/*", ...httpRules({ routed: (method, path) => isRouted(method, path) }));
  */
-export function httpRules(): MiddlewareHandler<AppEnv>[] {
+export function httpRules(options: HttpRulesOptions = {}): MiddlewareHandler<AppEnv>[] {
 	return [
 		async (c, next) => {
 			const accept = c.req.header("accept");
@@ -24,11 +34,15 @@ export function httpRules(): MiddlewareHandler<AppEnv>[] {
 				);
 			}
 			const method = c.req.method;
+			// Whether a body is present is the request's body stream, not its framing headers: HTTP/2 and HTTP/3
+			// requests need not send Content-Length and must not send Transfer-Encoding, and a body handed over
+			// inside the runtime carries neither (deciding by headers let such a text/plain body through to the
+			// route's validator, which answered 400 instead of 415).
 			const hasBody =
 				(method === "POST" || method === "PUT" || method === "PATCH") &&
-				(c.req.header("content-length") !== "0" || c.req.header("transfer-encoding") !== undefined) &&
-				(c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined);
-			if (hasBody) {
+				c.req.raw.body !== null &&
+				c.req.header("content-length") !== "0";
+			if (hasBody && (options.routed?.(method, c.req.path) ?? true)) {
 				const type = c.req.header("content-type") ?? "";
 				if (!JSON_MEDIA.test(type)) {
 					throw new ApiError(
