@@ -1,26 +1,33 @@
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
+import { createRemoteJWKSet, errors, type JWTHeaderParameters, type JWTPayload, jwtVerify } from "jose";
 import { ApiError } from "../lib/problem.ts";
 
 /** Only asymmetric algorithms: an HMAC "signed" with a public key, or `alg: none`, can never verify. */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
-/** RFC 9068 access tokens say `at+jwt`; Auth0 and Okta still issue plain `JWT`. */
-const ALLOWED_TYP = new Set(["at+jwt", "jwt", "application/at+jwt"]);
+/** RFC 9068 access tokens say `at+jwt`; Auth0 and Okta still issue plain `JWT`. Compared case-insensitively. */
+const ALLOWED_TYP = new Set(["at+jwt", "jwt"]);
 export const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * The longest lifetime (exp - iat) a token may claim. Revocations only need to be remembered this long, and a
+ * leaked long-lived token cannot outlast it. Auth0 and Okta default to 24 h and 1 h.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+/** How long fetched signing keys are trusted without refetching; after that an unreachable issuer fails closed. */
+export const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
+/** An unknown `kid` triggers at most one refetch per this interval (key rotation), never one per request. */
+export const JWKS_COOLDOWN_MS = 30_000;
 
 type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
+/** One key set per JWKS URL per isolate; configuration names one URL, so this holds one entry in practice. */
 const jwksCache = new Map<string, RemoteJwks>();
+const MAX_JWKS_SETS = 8;
 
-/**
- * One remote key set per JWKS URL per isolate: keys are cached across requests for 10 minutes; an unknown
- * `kid` triggers at most one refetch per 30 s. When the issuer is unreachable after the cache expires,
- * verification fails closed.
- */
 function remoteJwks(url: string): RemoteJwks {
 	let jwks = jwksCache.get(url);
 	if (!jwks) {
+		if (jwksCache.size >= MAX_JWKS_SETS) jwksCache.clear();
 		jwks = createRemoteJWKSet(new URL(url), {
-			cacheMaxAge: 10 * 60_000,
-			cooldownDuration: 30_000,
+			cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+			cooldownDuration: JWKS_COOLDOWN_MS,
 			timeoutDuration: 3_000,
 		});
 		jwksCache.set(url, jwks);
@@ -28,32 +35,94 @@ function remoteJwks(url: string): RemoteJwks {
 	return jwks;
 }
 
-export interface VerifiedToken {
-	payload: JWTPayload & { scope?: string; scp?: string[] | string };
+/** The signing keys could not be fetched: no token can be verified, so nothing is let through. */
+class IssuerUnreachable extends Error {}
+
+export interface AccessTokenClaims extends JWTPayload {
+	sub: string;
+	exp: number;
+	iat: number;
+	scope?: string;
+	scp?: string[] | string;
+	permissions?: string[];
 }
 
-export async function verifyAccessToken(
-	token: string,
-	env: Pick<Env, "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL">,
-): Promise<VerifiedToken> {
+export interface VerifiedToken {
+	payload: AccessTokenClaims;
+	header: JWTHeaderParameters;
+}
+
+export type JwtConfig = Pick<Env, "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL"> &
+	Partial<Pick<Env, "ENVIRONMENT">>;
+
+/**
+ * Verifies a bearer JWT against the configured issuer's JWKS: signature by a published key (unknown `kid`
+ * refused), an allow-listed asymmetric algorithm, `iss`, `aud`, `exp`/`nbf`/`iat` within the clock tolerance,
+ * a bounded lifetime, and the `typ` header. Throws 401 problems for bad tokens and 503 when the issuer's
+ * keys cannot be fetched (fail closed).
+ */
+export async function verifyAccessToken(token: string, env: JwtConfig): Promise<VerifiedToken> {
+	assertProductionIssuer(env);
+	const jwks = remoteJwks(env.AUTH_JWKS_URL);
 	try {
-		const { payload, protectedHeader } = await jwtVerify(token, remoteJwks(env.AUTH_JWKS_URL), {
-			issuer: env.AUTH_ISSUER,
-			audience: env.AUTH_AUDIENCE,
-			algorithms: ALLOWED_ALGORITHMS,
-			clockTolerance: CLOCK_TOLERANCE_SECONDS,
-			requiredClaims: ["sub", "exp", "iat"],
-		});
-		if (!protectedHeader.typ || !ALLOWED_TYP.has(protectedHeader.typ.toLowerCase())) {
-			throw new ApiError("unauthorized", "The token's typ header must be at+jwt or JWT");
+		const { payload, protectedHeader } = await jwtVerify(
+			token,
+			async (header, input) => {
+				try {
+					return await jwks(header, input);
+				} catch (error) {
+					if (
+						error instanceof errors.JWKSNoMatchingKey ||
+						error instanceof errors.JWKSMultipleMatchingKeys ||
+						error instanceof errors.JOSENotSupported
+					) {
+						throw error;
+					}
+					throw new IssuerUnreachable(error instanceof Error ? error.message : String(error));
+				}
+			},
+			{
+				issuer: env.AUTH_ISSUER,
+				audience: env.AUTH_AUDIENCE,
+				algorithms: ALLOWED_ALGORITHMS,
+				clockTolerance: CLOCK_TOLERANCE_SECONDS,
+				maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
+				requiredClaims: ["sub", "exp", "iat"],
+			},
+		);
+		const typ = protectedHeader.typ?.toLowerCase().replace(/^application\//, "");
+		if (!typ || !ALLOWED_TYP.has(typ)) {
+			throw invalidToken("The token's typ header must be at+jwt or JWT");
 		}
-		return { payload };
+		if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 255) {
+			throw invalidToken("The token's sub claim must be a non-empty string");
+		}
+		const exp = payload.exp as number;
+		const iat = payload.iat as number;
+		if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) {
+			throw invalidToken(`The token's lifetime exceeds ${MAX_TOKEN_LIFETIME_SECONDS} seconds`);
+		}
+		return { payload: payload as AccessTokenClaims, header: protectedHeader };
 	} catch (error) {
 		if (error instanceof ApiError) throw error;
-		throw new ApiError("unauthorized", describeJoseError(error), {
-			headers: { "www-authenticate": 'Bearer error="invalid_token"' },
-		});
+		if (error instanceof IssuerUnreachable) {
+			console.error(
+				JSON.stringify({ msg: "jwks unreachable", url: env.AUTH_JWKS_URL, error: error.message }),
+			);
+			throw new ApiError(
+				"unavailable",
+				"The identity provider's signing keys cannot be fetched; no token can be verified until they can",
+				{ headers: { "retry-after": "5" } },
+			);
+		}
+		throw invalidToken(describeJoseError(error));
 	}
+}
+
+export function invalidToken(detail: string): ApiError {
+	return new ApiError("unauthorized", detail, {
+		headers: { "www-authenticate": `Bearer realm="covenant", error="invalid_token"` },
+	});
 }
 
 function describeJoseError(error: unknown): string {
@@ -64,20 +133,36 @@ function describeJoseError(error: unknown): string {
 		return "The token was signed by a key the issuer does not publish";
 	if (error instanceof errors.JOSEAlgNotAllowed) return "The token's signing algorithm is not allowed";
 	if (error instanceof errors.JWSSignatureVerificationFailed) return "The token's signature does not verify";
-	if (
-		error instanceof errors.JWKSTimeout ||
-		(error instanceof Error && /fetch|network|JWKS/i.test(error.message))
-	) {
-		return "The issuer's signing keys cannot be fetched; no token can be verified until they can";
-	}
 	if (error instanceof errors.JOSEError) return `The token is invalid (${error.code})`;
 	return "The token is malformed";
 }
 
-/** Reads the scopes from `scope` (space-separated, OAuth) or `scp` (array, Okta). */
-export function scopeClaim(payload: VerifiedToken["payload"]): string {
-	if (typeof payload.scope === "string") return payload.scope;
-	if (Array.isArray(payload.scp)) return payload.scp.join(" ");
-	if (typeof payload.scp === "string") return payload.scp;
-	return "";
+const checkedProductionConfigs = new WeakSet<object>();
+
+/** The local dev issuer (plain http on loopback) must never be trusted by a production deploy. */
+function assertProductionIssuer(env: JwtConfig): void {
+	if (env.ENVIRONMENT !== "production" || checkedProductionConfigs.has(env)) return;
+	for (const url of [env.AUTH_ISSUER, env.AUTH_JWKS_URL]) {
+		const parsed = new URL(url);
+		if (parsed.protocol !== "https:" || /^(127\.|localhost$|\[::1\]$)/.test(parsed.hostname)) {
+			console.error(JSON.stringify({ msg: "insecure issuer in production", url }));
+			throw new ApiError("unavailable", "Authentication is misconfigured on this deployment");
+		}
+	}
+	checkedProductionConfigs.add(env);
+}
+
+/**
+ * The scopes of a token: `scope` (space-separated, OAuth 2), `scp` (Okta, array or string) and `permissions`
+ * (Auth0 RBAC), merged.
+ */
+export function scopeClaim(payload: Pick<AccessTokenClaims, "scope" | "scp" | "permissions">): string {
+	const parts: string[] = [];
+	if (typeof payload.scope === "string") parts.push(payload.scope);
+	if (Array.isArray(payload.scp)) parts.push(...payload.scp.filter((s) => typeof s === "string"));
+	else if (typeof payload.scp === "string") parts.push(payload.scp);
+	if (Array.isArray(payload.permissions)) {
+		parts.push(...payload.permissions.filter((s) => typeof s === "string"));
+	}
+	return [...new Set(parts.join(" ").split(/\s+/).filter(Boolean))].join(" ");
 }

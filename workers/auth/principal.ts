@@ -1,14 +1,31 @@
 import { ApiError } from "../lib/problem.ts";
 import {
 	type AccessTarget,
+	BASELINE,
 	type Grant,
 	grantsFromScope,
 	type Permission,
 	scopeMatches,
+	USER_BASELINE,
 	visibilityFor,
 } from "./permissions.ts";
 
 export type PrincipalKind = "user" | "api_key";
+
+/** A per-key rate limit (units of route cost per minute, and the bucket size). */
+export interface RateLimitOverride {
+	perMinute: number;
+	burst: number;
+}
+
+export interface PrincipalDetails {
+	/** The person accountable for the principal: the token's `sub`, or the `sub` that owns the API key. */
+	subject?: string;
+	/** The token's `jti`, when it has one. */
+	tokenId?: string;
+	/** A limit configured on the API key; the deployment's default applies otherwise. */
+	rateLimit?: RateLimitOverride;
+}
 
 /** Who is calling, and what they may do. Built once per request by the authenticate middleware. */
 export class Principal {
@@ -18,13 +35,25 @@ export class Principal {
 	readonly scope: string;
 	readonly grants: readonly Grant[];
 	readonly claims: Readonly<Record<string, unknown>>;
+	readonly subject: string;
+	readonly tokenId?: string;
+	readonly rateLimit?: RateLimitOverride;
 
-	constructor(kind: PrincipalKind, id: string, scope: string, claims: Record<string, unknown> = {}) {
+	constructor(
+		kind: PrincipalKind,
+		id: string,
+		scope: string,
+		claims: Record<string, unknown> = {},
+		details: PrincipalDetails = {},
+	) {
 		this.kind = kind;
 		this.id = id;
 		this.scope = scope;
-		this.grants = grantsFromScope(scope);
+		this.grants = grantsFromScope(scope, kind === "user" ? USER_BASELINE : BASELINE);
 		this.claims = claims;
+		this.subject = details.subject ?? id;
+		this.tokenId = details.tokenId;
+		this.rateLimit = details.rateLimit;
 	}
 
 	get isAdmin(): boolean {

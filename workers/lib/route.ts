@@ -1,34 +1,65 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Permission } from "../auth/permissions.ts";
-import { authenticate, requirePermission } from "../middleware/authenticate.ts";
+import { authenticate, provisionCaller, requirePermission } from "../middleware/authenticate.ts";
+import { rateLimit } from "../middleware/rate-limit.ts";
 import type { AppEnv } from "./context.ts";
 import { problemResponses } from "./problem.ts";
 
 /** How a route is protected, declared beside it so the OpenAPI document shows the same thing that is enforced. */
 export type Access = { public: true } | { permission: Permission };
 
-type RouteInput = Omit<RouteConfig, "middleware" | "security"> & { access: Access };
+type RouteInput = Omit<RouteConfig, "middleware" | "security"> & {
+	access: Access;
+	/**
+	 * Rate-limit units one call spends from the caller's bucket (default 1). Give expensive routes (searches,
+	 * reports, batch writes) a higher cost. Shown in the OpenAPI document as `x-rate-limit-cost`.
+	 */
+	cost?: number;
+};
+
+/** The security schemes a protected route accepts (registered by the app and the api-keys routes). */
+export const SECURITY_SCHEMES = { bearer: "bearerAuth", apiKey: "apiKeyAuth" } as const;
 
 /**
- * createRoute plus access control: for a protected route it prepends authentication and the permission
- * check (before body validation, so an anonymous caller learns nothing about the body's shape), declares the
- * bearer security requirement with the permission as its scope, and lists the 401/403/429 problems.
+ * createRoute plus access control. For a protected route it prepends, in order: authentication (401), the
+ * rate limit (429, spending `cost`), the permission check (403) and the caller's provisioning — all before
+ * body validation, so an anonymous or unauthorised caller learns nothing about the body's shape and causes no
+ * side effect. The OpenAPI operation gets its `security` (the permission as the required scope),
+ * `x-required-permission`, `x-rate-limit-cost`, and the 401/403/429/503 problems.
  */
 export function defineRoute<const R extends RouteInput>(config: R) {
-	const { access, ...route } = config;
+	const { access, cost, ...route } = config;
 	if ("public" in access) {
 		return createRoute({
 			...route,
 			responses: { ...route.responses, ...problemResponses(500) },
-		} as Omit<R, "access"> & Pick<RouteConfig, "responses">) as unknown as Omit<R, "access">;
+		} as Omit<R, "access"> & Pick<RouteConfig, "responses">) as unknown as Omit<R, "access" | "cost">;
 	}
-	const middleware: MiddlewareHandler<AppEnv>[] = [authenticate(), requirePermission(access.permission)];
+	const units = cost ?? 1;
+	if (!Number.isInteger(units) || units < 1) {
+		throw new Error(
+			`defineRoute ${route.method.toUpperCase()} ${route.path}: cost must be a positive integer`,
+		);
+	}
+	const middleware: MiddlewareHandler<AppEnv>[] = [
+		authenticate(),
+		rateLimit({ cost: units }),
+		requirePermission(access.permission),
+		provisionCaller(),
+	];
 	return createRoute({
 		...route,
-		security: [{ bearerAuth: [access.permission] }],
+		security: [
+			{ [SECURITY_SCHEMES.bearer]: [access.permission] },
+			{ [SECURITY_SCHEMES.apiKey]: [access.permission] },
+		],
 		middleware,
-		responses: { ...route.responses, ...problemResponses(401, 403, 429, 500) },
+		// The route's own entries win: its 403 or 503 may say more than the generic ones.
+		responses: { ...problemResponses(401, 403, 429, 500, 503), ...route.responses },
 		"x-required-permission": access.permission,
-	} as unknown as RouteConfig) as unknown as Omit<R, "access"> & { middleware: MiddlewareHandler<AppEnv>[] };
+		"x-rate-limit-cost": units,
+	} as unknown as RouteConfig) as unknown as Omit<R, "access" | "cost"> & {
+		middleware: MiddlewareHandler<AppEnv>[];
+	};
 }

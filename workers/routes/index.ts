@@ -1,8 +1,12 @@
 import type { App } from "../app.ts";
+import { registerAdminRoutes } from "./admin/index.ts";
+import { registerApiKeyRoutes } from "./api-keys/index.ts";
 import { registerHealthRoutes } from "./health/index.ts";
+import { registerMeRoutes } from "./me/index.ts";
 import { registerNationRoutes } from "./nations/index.ts";
 import { registerProjectRoutes } from "./projects/index.ts";
 import { registerSectorRoutes } from "./sectors/index.ts";
+import { registerUserRoutes } from "./users/index.ts";
 
 /** One line per resource; each resource's index registers its operations (one file each). */
 export function registerRoutes(app: App) {
@@ -10,4 +14,8 @@ export function registerRoutes(app: App) {
 	registerNationRoutes(app);
 	registerSectorRoutes(app);
 	registerProjectRoutes(app);
+	registerApiKeyRoutes(app);
+	registerMeRoutes(app);
+	registerUserRoutes(app);
+	registerAdminRoutes(app);
 }

@@ -1,0 +1,190 @@
+import { BoundedCache } from "../../workers/auth/bounded-cache.ts";
+import { type BucketPolicy, type BucketState, newBucket, takeFromBucket } from "./bucket.ts";
+import { rateLimitClock } from "./clock.ts";
+import type { RateLimiter } from "./object.ts";
+
+/** How long the limiter object reserves a lease's tokens. */
+export const LEASE_TTL_MS = 1_000;
+/**
+ * An isolate spends a lease only until this long after it *asked* for it: asking happens before the object
+ * grants, so the isolate always stops before the object releases the reservation, whatever the latency.
+ */
+const LEASE_USABLE_MS = 800;
+
+export interface RateLimitDecision {
+	allowed: boolean;
+	policy: BucketPolicy;
+	/** Units the caller may still spend right now (approximate on the fast path: this isolate's view). */
+	remaining: number;
+	/** Seconds until a refused request of this cost could pass (0 when allowed). */
+	retryAfterSeconds: number;
+	/** Seconds until the bucket would be full again. */
+	resetSeconds: number;
+	/** `isolate`: answered from a lease or a cached refusal; `limiter`: by the object; `fallback`: see below. */
+	source: "isolate" | "limiter" | "fallback";
+}
+
+interface LocalLease {
+	amount: number;
+	usableUntil: number;
+}
+
+interface LocalBucket {
+	policyKey: string;
+	/** Leased units this isolate may still spend without asking, each lease with its own end. */
+	leases: LocalLease[];
+	/** Requests of this isolate waiting for the limiter: only one of them asks for a lease. */
+	inFlight: number;
+	/** The shared bucket's tokens at the last answer, and when it would be full. */
+	sharedRemaining: number;
+	fullAt: number;
+	/** A refusal remembered until it could change: same or larger costs are refused locally until then. */
+	refusedUntil: number;
+	refusedCost: number;
+	/** Used only while the limiter object cannot be reached. */
+	fallback?: BucketState;
+}
+
+/** At most this many leases are tracked per bucket; dropping one only ever admits less. */
+const MAX_LOCAL_LEASES = 8;
+
+const localBuckets = new BoundedCache<string, LocalBucket>({ maxEntries: 10_000, maxBytes: 4_000_000 });
+/** An idle principal's local state is dropped after this long (its leases are long expired by then). */
+const LOCAL_IDLE_MS = 60_000;
+
+/**
+ * The lease an isolate asks for: at most a tenth of the bucket and half of what refills while the lease
+ * lives, so idle leases never starve other edges. Slow limits (under ~2 units a second) lease nothing.
+ */
+export function leaseSizeFor(policy: BucketPolicy): number {
+	return Math.floor(Math.min(policy.burst / 10, ((policy.perMinute / 60) * LEASE_TTL_MS) / 1000 / 2));
+}
+
+function limiterStub(env: Pick<Env, "RATE_LIMITER">, bucketKey: string) {
+	return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(bucketKey)) as DurableObjectStub<RateLimiter>;
+}
+
+function leaseLeft(local: LocalBucket, now: number): number {
+	local.leases = local.leases.filter((lease) => lease.usableUntil > now && lease.amount > 0);
+	return local.leases.reduce((sum, lease) => sum + lease.amount, 0);
+}
+
+/** Spends from the leases that end first. The caller checked that enough is left. */
+function spendLeases(local: LocalBucket, cost: number): void {
+	let due = cost;
+	for (const lease of [...local.leases].sort((a, b) => a.usableUntil - b.usableUntil)) {
+		const spent = Math.min(lease.amount, due);
+		lease.amount -= spent;
+		due -= spent;
+		if (due === 0) break;
+	}
+}
+
+/**
+ * Spends `cost` units of `bucketKey`'s bucket. The fast path answers in the isolate from a lease (or a
+ * remembered refusal); otherwise the bucket's Durable Object decides. If the object cannot be reached, this
+ * isolate enforces the same policy by itself (never unlimited) until it can again.
+ */
+export async function takeRateLimit(
+	env: Pick<Env, "RATE_LIMITER">,
+	bucketKey: string,
+	cost: number,
+	policy: BucketPolicy,
+): Promise<RateLimitDecision> {
+	const policyKey = `${policy.perMinute}/${policy.burst}`;
+	const now = rateLimitClock.now();
+	let local = localBuckets.get(bucketKey, now);
+	if (!local || local.policyKey !== policyKey) {
+		local = {
+			policyKey,
+			leases: [],
+			inFlight: 0,
+			sharedRemaining: policy.burst,
+			fullAt: now,
+			refusedUntil: 0,
+			refusedCost: Number.POSITIVE_INFINITY,
+		};
+		localBuckets.set(bucketKey, local, LOCAL_IDLE_MS, now);
+	}
+
+	const leased = leaseLeft(local, now);
+	if (leased >= cost) {
+		spendLeases(local, cost);
+		return decision(true, policy, local.sharedRemaining + leased - cost, 0, local.fullAt - now, "isolate");
+	}
+	if (local.refusedUntil > now && cost >= local.refusedCost) {
+		return decision(false, policy, local.sharedRemaining + leased, local.refusedUntil - now, local.fullAt - now, "isolate");
+	}
+
+	const askedAt = now;
+	let result: Awaited<ReturnType<RateLimiter["take"]>>;
+	local.inFlight++;
+	try {
+		result = await limiterStub(env, bucketKey).take({
+			cost,
+			policy,
+			// Concurrent requests of one isolate lease once: several leases at once would idle in the isolate.
+			leaseMax: local.inFlight === 1 ? leaseSizeFor(policy) : 0,
+			leaseTtlMs: LEASE_TTL_MS,
+		});
+	} catch (error) {
+		console.error(JSON.stringify({ msg: "rate limiter unreachable", bucketKey, error: String(error) }));
+		local.fallback ??= newBucket(policy, now);
+		const fallback = takeFromBucket(local.fallback, now, { cost, policy, leaseMax: 0, leaseTtlMs: 0 });
+		return decision(
+			fallback.allowed,
+			policy,
+			fallback.remaining,
+			fallback.retryAfterMs,
+			fallback.resetAfterMs,
+			"fallback",
+		);
+	} finally {
+		local.inFlight--;
+	}
+	const answeredAt = rateLimitClock.now();
+	local.sharedRemaining = result.remaining;
+	local.fullAt = answeredAt + result.resetAfterMs;
+	if (!result.allowed) {
+		local.refusedUntil = answeredAt + result.retryAfterMs;
+		local.refusedCost = cost;
+		return decision(
+			false,
+			policy,
+			result.remaining + leaseLeft(local, answeredAt),
+			result.retryAfterMs,
+			result.resetAfterMs,
+			"limiter",
+		);
+	}
+	local.refusedUntil = 0;
+	local.refusedCost = Number.POSITIVE_INFINITY;
+	if (result.lease > 0) {
+		local.leases.push({ amount: result.lease, usableUntil: askedAt + LEASE_USABLE_MS });
+		if (local.leases.length > MAX_LOCAL_LEASES) local.leases.shift();
+	}
+	return decision(true, policy, result.remaining + leaseLeft(local, answeredAt), 0, result.resetAfterMs, "limiter");
+}
+
+function decision(
+	allowed: boolean,
+	policy: BucketPolicy,
+	remaining: number,
+	retryAfterMs: number,
+	resetAfterMs: number,
+	source: RateLimitDecision["source"],
+): RateLimitDecision {
+	return {
+		allowed,
+		policy,
+		remaining: Math.max(0, Math.floor(remaining)),
+		retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+		resetSeconds: Math.max(0, Math.ceil(resetAfterMs / 1000)),
+		source,
+	};
+}
+
+/** Forgets this isolate's local state (leases, remembered refusals): for tests that drive the clock. */
+export function resetLocalRateLimits(): void {
+	localBuckets.clear();
+}

@@ -1,0 +1,186 @@
+import { authAuthorityClient } from "../../durable-objects/auth-authority/client.ts";
+import type { KeyVerdict, RevocationDelta } from "../../durable-objects/auth-authority/object.ts";
+import { ApiError } from "../lib/problem.ts";
+import { digestsEqual, hashApiKey, keyEnvironmentFor, parseApiKey } from "./api-key-format.ts";
+import { BoundedCache } from "./bounded-cache.ts";
+import { invalidToken } from "./jwt.ts";
+import { Principal } from "./principal.ts";
+
+/**
+ * How stale an isolate's view of the authority may get. A revocation reaches every isolate within this plus
+ * one round trip to the authority: comfortably inside the one second the platform promises.
+ */
+export const AUTHORITY_FRESH_MS = 500;
+
+type ValidVerdict = Extract<KeyVerdict, { valid: true }>;
+
+interface CachedKey {
+	hash: string;
+	verdict: ValidVerdict;
+}
+
+const keyCache = new BoundedCache<string, CachedKey>({ maxEntries: 5_000, maxBytes: 4_000_000 });
+
+function authorityUnavailable(error: unknown): ApiError {
+	console.error(JSON.stringify({ msg: "auth authority unreachable", error: String(error) }));
+	return new ApiError(
+		"unavailable",
+		"Credentials cannot be checked right now (the authority is unreachable); retry shortly",
+		{ headers: { "retry-after": "1" } },
+	);
+}
+
+const KEY_REFUSALS: Record<Exclude<KeyVerdict, { valid: true }>["reason"], string> = {
+	unknown: "The API key is not valid",
+	mismatch: "The API key is not valid",
+	revoked: "The API key has been revoked",
+	expired: "The API key has expired",
+};
+
+/**
+ * Resolves a partner API key (`cov_<env>_<id>_<secret>`) to its principal, checked against the authority
+ * (answers reused for at most AUTHORITY_FRESH_MS in this isolate, and never past the key's expiry or the end
+ * of a rotation's grace period).
+ */
+export async function authenticateApiKey(
+	env: Pick<Env, "ENVIRONMENT" | "AUTH_AUTHORITY">,
+	credential: string,
+): Promise<Principal> {
+	const parsed = parseApiKey(credential);
+	if (!parsed) throw invalidToken("The API key is malformed");
+	const expected = keyEnvironmentFor(env.ENVIRONMENT);
+	if (parsed.environment !== expected) {
+		throw invalidToken(
+			`This deployment accepts cov_${expected}_ keys only; this is a cov_${parsed.environment}_ key`,
+		);
+	}
+	const hash = await hashApiKey(credential);
+	const now = Date.now();
+	const cached = keyCache.get(parsed.id, now);
+	let verdict: KeyVerdict;
+	if (cached && digestsEqual(cached.hash, hash)) {
+		verdict = cached.verdict;
+	} else {
+		try {
+			verdict = await authAuthorityClient(env).verifyApiKey(parsed.id, hash);
+		} catch (error) {
+			throw authorityUnavailable(error);
+		}
+		if (verdict.valid) {
+			const ttl = Math.min(AUTHORITY_FRESH_MS, verdict.validUntil - now);
+			if (ttl > 0) keyCache.set(parsed.id, { hash, verdict }, ttl, now);
+		}
+	}
+	if (!verdict.valid) throw invalidToken(KEY_REFUSALS[verdict.reason]);
+	const { key } = verdict;
+	return new Principal(
+		"api_key",
+		key.id,
+		key.scopes.join(" "),
+		{},
+		{
+			subject: key.ownerSub,
+			rateLimit:
+				key.rateLimitPerMinute !== null && key.rateLimitBurst !== null
+					? { perMinute: key.rateLimitPerMinute, burst: key.rateLimitBurst }
+					: undefined,
+		},
+	);
+}
+
+/** Drops this isolate's cached answer for a key (after this isolate changed it: effective here at once). */
+export function forgetApiKey(id: string): void {
+	keyCache.delete(id);
+}
+
+// ---- Token revocations -------------------------------------------------------------------------------
+
+interface SubjectRevocation {
+	revokedBefore: number;
+	expiresAt: number;
+}
+
+interface RevocationSnapshot {
+	epoch: string;
+	seq: number;
+	fetchedAt: number;
+	prunedAt: number;
+	jtis: Map<string, number>;
+	subjects: Map<string, SubjectRevocation>;
+}
+
+/**
+ * This isolate's copy of the live revocation list, refreshed by delta from the authority when older than
+ * AUTHORITY_FRESH_MS. Bounded: the authority holds at most MAX_ACTIVE_REVOCATIONS active entries, and expired
+ * ones are pruned here too.
+ */
+let snapshot: RevocationSnapshot | undefined;
+const PRUNE_EVERY_MS = 60_000;
+
+async function currentRevocations(env: Pick<Env, "AUTH_AUTHORITY">): Promise<RevocationSnapshot> {
+	const now = Date.now();
+	if (snapshot && now - snapshot.fetchedAt < AUTHORITY_FRESH_MS) return snapshot;
+	const stub = authAuthorityClient(env);
+	let working = snapshot;
+	try {
+		for (let page = 0; page < 20; page++) {
+			const delta: RevocationDelta = await stub.revocationsSince(working?.seq ?? 0, working?.epoch);
+			if (!working || working.epoch !== delta.epoch) {
+				working = {
+					epoch: delta.epoch,
+					seq: 0,
+					fetchedAt: 0,
+					prunedAt: now,
+					jtis: new Map(),
+					subjects: new Map(),
+				};
+			}
+			for (const entry of delta.entries) {
+				if (entry.kind === "jti") working.jtis.set(entry.value, entry.expiresAt);
+				else
+					working.subjects.set(entry.value, {
+						revokedBefore: entry.revokedBefore,
+						expiresAt: entry.expiresAt,
+					});
+			}
+			working.seq = Math.max(working.seq, delta.seq);
+			if (!delta.more) break;
+		}
+	} catch (error) {
+		throw authorityUnavailable(error);
+	}
+	if (!working) throw authorityUnavailable("no revocation list");
+	working.fetchedAt = now;
+	if (now - working.prunedAt > PRUNE_EVERY_MS) {
+		for (const [jti, expiresAt] of working.jtis) if (expiresAt <= now) working.jtis.delete(jti);
+		for (const [sub, entry] of working.subjects) if (entry.expiresAt <= now) working.subjects.delete(sub);
+		working.prunedAt = now;
+	}
+	snapshot = working;
+	return working;
+}
+
+/**
+ * Refuses (401) a token revoked by its `jti`, or issued at or before its subject's revocation cutoff. Fails
+ * closed (503) when the authority cannot be reached and the local copy is stale.
+ */
+export async function assertTokenNotRevoked(
+	env: Pick<Env, "AUTH_AUTHORITY">,
+	claims: { jti?: string; sub: string; iat: number },
+): Promise<void> {
+	const revoked = await currentRevocations(env);
+	const now = Date.now();
+	if (claims.jti) {
+		const until = revoked.jtis.get(claims.jti);
+		if (until !== undefined && until > now) throw invalidToken("The token has been revoked");
+	}
+	const subject = revoked.subjects.get(claims.sub);
+	if (subject && subject.expiresAt > now && claims.iat * 1000 <= subject.revokedBefore) {
+		throw invalidToken("The token has been revoked (every session of its subject was ended); sign in again");
+	}
+}
+
+/** After this isolate revoked something, its next check asks the authority (effective here at once). */
+export function markRevocationsStale(): void {
+	if (snapshot) snapshot.fetchedAt = 0;
+}

@@ -1,0 +1,84 @@
+import type { MiddlewareHandler } from "hono";
+import { z } from "zod";
+import type { BucketPolicy } from "../../durable-objects/rate-limiter/bucket.ts";
+import { type RateLimitDecision, takeRateLimit } from "../../durable-objects/rate-limiter/client.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { AppEnv } from "../lib/context.ts";
+import { ApiError } from "../lib/problem.ts";
+
+const RateLimitEnv = z.object({
+	RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive(),
+	RATE_LIMIT_BURST: z.coerce.number().int().positive(),
+});
+
+const defaults = new WeakMap<object, BucketPolicy>();
+
+/** The deployment's default policy, validated once per env object (a bad value fails loudly, here). */
+export function defaultRateLimit(env: Env): BucketPolicy {
+	let policy = defaults.get(env);
+	if (!policy) {
+		const parsed = RateLimitEnv.safeParse(env);
+		if (!parsed.success) {
+			throw new Error(
+				`Covenant Edge is misconfigured: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+			);
+		}
+		policy = { perMinute: parsed.data.RATE_LIMIT_PER_MINUTE, burst: parsed.data.RATE_LIMIT_BURST };
+		defaults.set(env, policy);
+	}
+	return policy;
+}
+
+/** Whose bucket a request spends from: the API key's own, or the person's (all their tokens share it). */
+export function bucketFor(
+	principal: Principal,
+	env: Env,
+): { key: string; name: string; policy: BucketPolicy } {
+	if (principal.kind === "api_key") {
+		return {
+			key: `key:${principal.id}`,
+			name: "api-key",
+			policy: principal.rateLimit ?? defaultRateLimit(env),
+		};
+	}
+	return { key: `user:${principal.id}`, name: "user", policy: principal.rateLimit ?? defaultRateLimit(env) };
+}
+
+/**
+ * IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): the policy as a quota `q` that refills
+ * completely over `w` seconds (a token bucket of size q and rate q/w), and the live counter `r` (remaining)
+ * with `t` (seconds until the bucket is full again).
+ */
+export function rateLimitHeaders(name: string, d: RateLimitDecision): Record<string, string> {
+	const window = Math.max(1, Math.ceil((d.policy.burst * 60) / d.policy.perMinute));
+	const headers: Record<string, string> = {
+		"ratelimit-policy": `"${name}";q=${d.policy.burst};w=${window}`,
+		ratelimit: `"${name}";r=${d.remaining};t=${d.resetSeconds}`,
+	};
+	if (!d.allowed) headers["retry-after"] = String(d.retryAfterSeconds);
+	return headers;
+}
+
+/**
+ * Spends the route's cost from the caller's token bucket (after authentication, before the permission check
+ * and validation): 429 problem+json with `Retry-After` when empty; RateLimit headers on every response.
+ *
+ * @example app.openapi(defineRoute({ ..., access: { permission: "analytics:read" }, cost: 5 }), handler)
+ */
+export function rateLimit(options: { cost?: number } = {}): MiddlewareHandler<AppEnv> {
+	const cost = options.cost ?? 1;
+	return async (c, next) => {
+		const bucket = bucketFor(c.var.principal, c.env);
+		const decision = await takeRateLimit(c.env, bucket.key, cost, bucket.policy);
+		const headers = rateLimitHeaders(bucket.name, decision);
+		if (!decision.allowed) {
+			throw new ApiError(
+				"rate_limited",
+				`Rate limit exceeded: this route costs ${cost} of your ${bucket.policy.perMinute} units a minute (bursts up to ${bucket.policy.burst}); retry after ${decision.retryAfterSeconds} s`,
+				{ headers, extensions: { retry_after_seconds: decision.retryAfterSeconds } },
+			);
+		}
+		await next();
+		for (const [name, value] of Object.entries(headers)) c.header(name, value);
+	};
+}

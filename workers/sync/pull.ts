@@ -1,0 +1,257 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Principal } from "../auth/principal.ts";
+import type { Database } from "../db/client.ts";
+import { NOTIFICATION_CATEGORIES } from "../db/schema/notifications.ts";
+import { ApiError } from "../lib/problem.ts";
+import { readHorizon } from "./horizon.ts";
+import { tombstoneScopeFor, visibleWhere } from "./scope.ts";
+import { type SchemaVersion, type SyncTable, type SyncTableName, tablesAt } from "./tables.ts";
+
+/** Records (created + updated + deleted ids) per pull response unless the client asks for fewer. */
+export const DEFAULT_PAGE_SIZE = 1000;
+/** The most a client may ask for in one response. */
+export const MAX_PAGE_SIZE = 5000;
+
+export interface PullOptions {
+	/** The `timestamp` of the client's last pull; null for a first sync. */
+	lastPulledAt: number | null;
+	schemaVersion: SchemaVersion;
+	/** Tables whose every record the client needs regardless of lastPulledAt (a migration sync). */
+	fullTables: ReadonlySet<SyncTableName>;
+	/** Of those, the tables the migration created on the client: every record is new to it. */
+	newTables: ReadonlySet<SyncTableName>;
+	pageSize: number;
+}
+
+export interface PullPage {
+	/** The response body, exactly WatermelonDB's `{ changes, timestamp }` plus `has_more`. */
+	body: string;
+	timestamp: number;
+	hasMore: boolean;
+	/** Records in the page (created + updated + deleted). */
+	records: number;
+}
+
+type Executor = Pick<Database, "execute">;
+
+/** One table's part of a pull: the window of stamps it covers and how its records are classified. */
+interface TablePlan {
+	table: SyncTable;
+	/** Exclusive lower bound of the stamps sent; null = from the beginning. */
+	lower: number | null;
+	/** The client has nothing of this table yet: every record is `created`, and no tombstone is needed. */
+	allNew: boolean;
+}
+
+/**
+ * Builds one pull response for the principal.
+ *
+ * The horizon (horizon.ts) bounds what may be sent; within it, a page holds every change with a stamp up to
+ * `timestamp`, chosen so the page holds at most `pageSize` records (more only when a single millisecond holds
+ * more: a millisecond is never split, because the client resumes from `timestamp`). When more remains,
+ * `has_more` is true and the client pulls again from `timestamp`. All reads share one REPEATABLE READ
+ * snapshot, so the page is consistent across tables, and every record is built as JSON text by Postgres: the
+ * worker only concatenates, so a page costs little CPU and memory is bounded by the page, never a table.
+ */
+export async function pullChanges(
+	db: Database,
+	principal: Principal,
+	options: PullOptions,
+): Promise<PullPage> {
+	const lastPulledAt = options.lastPulledAt;
+	const horizon = await readHorizon(db);
+	if (lastPulledAt !== null && lastPulledAt > horizon.nowMs) {
+		throw new ApiError(
+			"invalid_request",
+			`last_pulled_at ${lastPulledAt} is in the future (the server's clock reads ${horizon.nowMs}); send the timestamp of your last pull, or null for a first sync`,
+		);
+	}
+	if (horizon.safeMs === null && lastPulledAt === null) {
+		throw new ApiError(
+			"unavailable",
+			"A consistent snapshot cannot be taken while a write transaction of unknown age is open; retry shortly",
+			{ headers: { "retry-after": "2" } },
+		);
+	}
+	// The horizon can trail lastPulledAt (a transaction that started earlier has only now begun writing); the
+	// client already holds everything up to lastPulledAt, so the answer never goes back before it.
+	const upper = Math.max(horizon.safeMs ?? 0, lastPulledAt ?? 0);
+
+	const plans: TablePlan[] = tablesAt(options.schemaVersion).map((table) => {
+		const full = lastPulledAt === null || options.fullTables.has(table.name);
+		return {
+			table,
+			lower: full ? null : lastPulledAt,
+			allNew: lastPulledAt === null || options.newTables.has(table.name),
+		};
+	});
+
+	return db.transaction(
+		async (tx) => {
+			const timestamp = await pageEnd(tx, principal, plans, upper, options.pageSize);
+			const parts: string[] = [];
+			let records = 0;
+			for (const plan of plans) {
+				const { created, updated } = await changedRecords(tx, principal, plan, lastPulledAt, timestamp);
+				const deleted = plan.allNew ? [] : await deletedIds(tx, principal, plan, timestamp);
+				records += created.length + updated.length + deleted.length;
+				parts.push(
+					`${JSON.stringify(plan.table.name)}:{"created":[${created.join(",")}],"updated":[${updated.join(",")}],"deleted":${JSON.stringify(deleted)}}`,
+				);
+			}
+			const hasMore = timestamp < upper;
+			return {
+				body: `{"changes":{${parts.join(",")}},"timestamp":${timestamp},"has_more":${hasMore}}`,
+				timestamp,
+				hasMore,
+				records,
+			};
+		},
+		{ isolationLevel: "repeatable read", accessMode: "read only" },
+	);
+}
+
+/** `stamp > lower and stamp <= upper` for a stamp column. */
+function windowOf(column: string, lower: number | null, upper: number): SQL {
+	const below = sql`${sql.raw(column)} <= ${upper}`;
+	return lower === null ? below : sql`${sql.raw(column)} > ${lower} and ${below}`;
+}
+
+/** Which rows of a table the principal syncs: its scope (reference data) or its own rows. */
+function rowsOf(table: SyncTable, principal: Principal): SQL {
+	return table.kind === "reference"
+		? visibleWhere(principal.visibility(table.permission), table.scope)
+		: sql`${sql.raw(`r.${table.owner}`)} = ${principal.id}`;
+}
+
+/** Which tombstones of a table concern the principal: its scope before the change, or its own rows. */
+function tombstonesOf(table: SyncTable, principal: Principal): SQL {
+	return table.kind === "reference"
+		? visibleWhere(principal.visibility(table.permission), tombstoneScopeFor(table.scope))
+		: sql`t.owner_id = ${principal.id}`;
+}
+
+const live = (table: SyncTable) =>
+	table.kind === "reference" && table.softDeleted ? sql.raw(`not (${table.softDeleted})`) : sql`true`;
+
+/**
+ * The last stamp of this page: the horizon when everything fits, else the stamp just before the
+ * (pageSize + 1)-th change (never splitting a millisecond: if the first one alone overflows, it is sent whole).
+ */
+async function pageEnd(
+	tx: Executor,
+	principal: Principal,
+	plans: TablePlan[],
+	upper: number,
+	pageSize: number,
+): Promise<number> {
+	const stamps: SQL[] = [];
+	for (const { table, lower, allNew } of plans) {
+		const rows = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", lower, upper)}`;
+		// Soft-deleted rows only matter to a client that may hold them.
+		stamps.push(
+			sql`select r.sync_changed_ms as m from ${sql.raw(table.source)} r where ${rows} and ${allNew ? live(table) : sql`true`}`,
+		);
+		if (!allNew) {
+			stamps.push(
+				sql`select t.changed_ms as m from sync_tombstones t where t.table_name = ${table.name} and ${tombstonesOf(table, principal)} and ${windowOf("t.changed_ms", lower, upper)}`,
+			);
+		}
+	}
+	const result = await tx.execute<{ first: number | null; overflow: number | null }>(sql`
+		with changes as (${sql.join(stamps, sql` union all `)})
+		select
+			(select min(m) from changes)::float8 as first,
+			(select m from changes order by m offset ${pageSize} limit 1)::float8 as overflow
+	`);
+	const row = result.rows[0];
+	if (!row || row.overflow === null || row.first === null) return upper;
+	const overflow = Number(row.overflow);
+	return overflow > Number(row.first) ? overflow - 1 : overflow;
+}
+
+/** The live rows changed in the window, as JSON text, split into created and updated for the client. */
+async function changedRecords(
+	tx: Executor,
+	principal: Principal,
+	plan: TablePlan,
+	lastPulledAt: number | null,
+	timestamp: number,
+): Promise<{ created: string[]; updated: string[] }> {
+	const { table } = plan;
+	const record = recordJson(table);
+	const isNew =
+		plan.allNew || lastPulledAt === null ? sql`true` : newToClient(table, principal, lastPulledAt);
+	const where = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", plan.lower, timestamp)} and ${live(table)}`;
+	let query = sql`select ${record} as record, ${isNew} as is_new from ${sql.raw(table.source)} r where ${where}`;
+	if (table.name === "notification_settings" && plan.lower === null) {
+		// Every user has settings: until they are first saved, the client gets the defaults to edit.
+		query = sql`${query} union all select ${record}, true from (${notificationSettingsDefaults(principal.id)}) r
+			where not exists (select 1 from notification_settings s where s.user_id = r.user_id)`;
+	}
+	const result = await tx.execute<{ record: string; is_new: boolean }>(sql`${query} order by 1`);
+	const created: string[] = [];
+	const updated: string[] = [];
+	for (const row of result.rows) (row.is_new ? created : updated).push(row.record);
+	return { created, updated };
+}
+
+/**
+ * Whether the client cannot hold the row yet: created after its last pull, or (reference data) outside the
+ * principal's view at some point since, i.e. it moved into the principal's scope.
+ */
+function newToClient(table: SyncTable, principal: Principal, lastPulledAt: number): SQL {
+	const created = sql`r.sync_created_ms > ${lastPulledAt}`;
+	if (table.kind === "owned") return created;
+	return sql`(${created} or exists (
+		select 1 from sync_tombstones t
+		where t.table_name = ${table.name} and t.row_id = ${sql.raw(table.tombstoneKey)} and t.reason = 'scope_changed'
+			and t.changed_ms > ${lastPulledAt} and not ${tombstonesOf(table, principal)}
+	))`;
+}
+
+/**
+ * Ids the client must delete: soft-deleted rows and tombstones in the window that the principal could see,
+ * unless the row is (again) live and visible now, in which case the client keeps or receives it.
+ */
+async function deletedIds(
+	tx: Executor,
+	principal: Principal,
+	plan: TablePlan,
+	timestamp: number,
+): Promise<string[]> {
+	const { table } = plan;
+	const window = windowOf("t.changed_ms", plan.lower, timestamp);
+	const queries: SQL[] = [
+		sql`select ${sql.raw(table.tombstoneId)} as id from sync_tombstones t
+			where t.table_name = ${table.name} and ${tombstonesOf(table, principal)} and ${window}
+				and not exists (
+					select 1 from ${sql.raw(table.source)} r
+					where ${sql.raw(table.tombstoneKey)} = t.row_id and ${rowsOf(table, principal)} and ${live(table)}
+				)`,
+	];
+	if (table.kind === "reference" && table.softDeleted) {
+		queries.push(
+			sql`select ${sql.raw(table.id)} from ${sql.raw(table.source)} r
+				where ${sql.raw(table.softDeleted)} and ${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", plan.lower, timestamp)}`,
+		);
+	}
+	const result = await tx.execute<{ id: string }>(sql`${sql.join(queries, sql` union `)} order by 1`);
+	return result.rows.map((row) => row.id);
+}
+
+/** `json_build_object('id', ..., '<column>', <sql>, ...)::text` over the row alias `r`. */
+function recordJson(table: SyncTable): SQL {
+	const pairs = [`'id', ${table.id}`, ...table.columns.map((c) => `'${c.name}', ${c.sql}`)];
+	return sql.raw(`json_build_object(${pairs.join(", ")})::text`);
+}
+
+/**
+ * A notification settings row with the table's defaults (workers/db/schema/notifications.ts), for a user who
+ * has never saved settings. Stamped 0: it has never changed.
+ */
+function notificationSettingsDefaults(userId: string): SQL {
+	return sql`select ${userId}::text as user_id, true as enabled, '{}'::text[] as sectors, '{}'::text[] as regions,
+		'{}'::text[] as nations, ${sql.param([...NOTIFICATION_CATEGORIES])}::text[] as categories,
+		to_timestamp(0) as updated_at, 0::bigint as sync_created_ms, 0::bigint as sync_changed_ms`;
+}
