@@ -8,6 +8,7 @@ import { ProjectChangedData } from "./project-changed.ts";
 import { PushQueuedData } from "./push-queued.ts";
 import { SectorUpdatedData } from "./sector-updated.ts";
 import { EVENT_TYPES, type EventType, sectorOfType } from "./types.ts";
+import { SyncChangesAppliedData } from "./sync-changes-applied.ts";
 import { UserAuthenticatedData } from "./user-authenticated.ts";
 
 export * from "./types.ts";
@@ -51,6 +52,8 @@ function schemaFor(type: EventType): z.ZodType<Record<string, unknown>> {
 			return UserAuthenticatedData;
 		case "audit.permission_changed":
 			return PermissionChangedData;
+		case "sync.changes.applied":
+			return SyncChangesAppliedData;
 		default:
 			throw new Error(`no data schema for event type ${type}`);
 	}

@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
 	"notifications.push.queued",
 	"users.authenticated",
 	"audit.permission_changed",
+	"sync.changes.applied",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

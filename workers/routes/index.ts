@@ -6,6 +6,7 @@ import { registerMeRoutes } from "./me/index.ts";
 import { registerNationRoutes } from "./nations/index.ts";
 import { registerProjectRoutes } from "./projects/index.ts";
 import { registerSectorRoutes } from "./sectors/index.ts";
+import { registerSyncRoutes } from "./sync/index.ts";
 import { registerUserRoutes } from "./users/index.ts";
 
 /** One line per resource; each resource's index registers its operations (one file each). */
@@ -18,4 +19,5 @@ export function registerRoutes(app: App) {
 	registerMeRoutes(app);
 	registerUserRoutes(app);
 	registerAdminRoutes(app);
+	registerSyncRoutes(app);
 }

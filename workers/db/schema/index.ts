@@ -11,3 +11,6 @@ export * from "./processed-events.ts";
 export * from "./users.ts";
 export * from "./api-keys.ts";
 export * from "./revocations.ts";
+export * from "./bookmarks.ts";
+export * from "./field-reports.ts";
+export * from "./sync-tombstones.ts";
