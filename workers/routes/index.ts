@@ -2,6 +2,7 @@ import type { App } from "../app.ts";
 import { registerAdminRoutes } from "./admin/index.ts";
 import { registerApiKeyRoutes } from "./api-keys/index.ts";
 import { registerHealthRoutes } from "./health/index.ts";
+import { registerLedgerRoutes } from "./ledger/index.ts";
 import { registerMeRoutes } from "./me/index.ts";
 import { registerNationRoutes } from "./nations/index.ts";
 import { registerProjectRoutes } from "./projects/index.ts";
@@ -13,6 +14,7 @@ import { registerUserRoutes } from "./users/index.ts";
 export function registerRoutes(app: App) {
 	registerHealthRoutes(app);
 	registerNationRoutes(app);
+	registerLedgerRoutes(app);
 	registerSectorRoutes(app);
 	registerProjectRoutes(app);
 	registerApiKeyRoutes(app);

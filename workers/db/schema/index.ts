@@ -8,6 +8,7 @@ export * from "./dead-letters.ts";
 export * from "./event-outbox.ts";
 export * from "./notifications.ts";
 export * from "./processed-events.ts";
+export * from "./ledger.ts";
 export * from "./users.ts";
 export * from "./api-keys.ts";
 export * from "./revocations.ts";

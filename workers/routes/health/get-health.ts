@@ -5,6 +5,7 @@ import { defineRoute } from "../../lib/route.ts";
 import type { AppEnv } from "../../lib/context.ts";
 import type { Context } from "hono";
 import { nationLedgerClient } from "../../../durable-objects/nation-ledger/client.ts";
+import { ledgerProjectionHealth, LedgerProjectionHealthSchema } from "../ledger/projection-health.ts";
 
 const CHECK_TIMEOUT_MS = 3_000;
 
@@ -22,6 +23,9 @@ export const HealthSchema = z
 		version: z.string(),
 		time: z.string(),
 		checks: z.object({ postgres: CheckSchema, kv: CheckSchema, durable_objects: CheckSchema }),
+		ledger_projection: LedgerProjectionHealthSchema.nullable().openapi({
+			description: "Lag of the ledgers' Postgres projection (docs/ledger.md); null while Postgres is failing",
+		}),
 	})
 	.openapi("Health");
 export type HealthResponse = z.infer<typeof HealthSchema>;
@@ -78,6 +82,8 @@ export async function checkHealth(c: Context<AppEnv>): Promise<HealthResponse> {
 		timed(() => nationLedgerClient(c.env, "__health__").ping()),
 	]);
 	const checks = { postgres, kv, durable_objects };
+	const ledger_projection =
+		postgres.status === "ok" ? await ledgerProjectionHealth(c.var.db()).catch(() => null) : null;
 	const failing = Object.entries(checks)
 		.filter(([, check]) => check.status === "failing")
 		.map(([name]) => name);
@@ -88,6 +94,7 @@ export async function checkHealth(c: Context<AppEnv>): Promise<HealthResponse> {
 		version: c.env.BUILD_VERSION,
 		time: new Date().toISOString(),
 		checks,
+		ledger_projection,
 	};
 }
 
