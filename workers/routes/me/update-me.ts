@@ -49,7 +49,7 @@ export const UpdateMeBody = strictBody(
 			.optional()
 			.openapi({ example: "fr-KE", ...personal }),
 		preferences: z
-			.record(z.string().max(64), z.json())
+			.record(z.string().max(64), z.unknown())
 			.refine((p) => Object.keys(p).length <= 50, { message: "at most 50 preferences" })
 			.refine((p) => new TextEncoder().encode(JSON.stringify(p)).byteLength <= MAX_PREFERENCES_BYTES, {
 				message: `at most ${MAX_PREFERENCES_BYTES} bytes of JSON`,
