@@ -15,3 +15,5 @@ export * from "./revocations.ts";
 export * from "./bookmarks.ts";
 export * from "./field-reports.ts";
 export * from "./sync-tombstones.ts";
+export * from "./contributions.ts";
+export * from "./distributions.ts";
