@@ -45,8 +45,11 @@ export interface NewEvent {
 	time?: Date;
 }
 
+/** Queues refuse messages over 128 KB; an event must leave room for the framing. */
+export const MAX_EVENT_BYTES = 120_000;
+
 export function createEvent(event: NewEvent, context: { source: string; requestId?: string }): CloudEvent {
-	return CloudEventSchema.parse({
+	const envelope = CloudEventSchema.parse({
 		specversion: "1.0",
 		id: event.id ?? crypto.randomUUID(),
 		source: context.source,
@@ -58,6 +61,13 @@ export function createEvent(event: NewEvent, context: { source: string; requestI
 		actor: event.actor,
 		data: event.data,
 	});
+	const bytes = new TextEncoder().encode(JSON.stringify(envelope)).byteLength;
+	if (bytes > MAX_EVENT_BYTES) {
+		throw new RangeError(
+			`event ${envelope.type} is ${bytes} bytes; events are limited to ${MAX_EVENT_BYTES} (put large payloads in Postgres and reference them)`,
+		);
+	}
+	return envelope;
 }
 
 /** A queue message body that is not a valid event: the reason, for the failure record and the dead letter. */

@@ -2,6 +2,7 @@ import type { TestProject } from "vitest/node";
 import { createIssuerKey, serveIssuer } from "../scripts/lib/dev-issuer.ts";
 import { prepareDatabase } from "../scripts/lib/database.ts";
 import { startWsProxy } from "../scripts/lib/ws-proxy.ts";
+import { startPushReceiver } from "./node/push-receiver.ts";
 
 /**
  * Runs once in Node before the workerd test pool starts: a fresh Postgres database (a new database on
@@ -25,8 +26,11 @@ export default async function setup(project: TestProject) {
 	project.provide("authIssuer", issuer.issuer);
 	project.provide("authJwksUrl", issuer.jwksUrl);
 	project.provide("issuerPrivateJwk", JSON.stringify(key.privateJwk));
+	const pushReceiver = await startPushReceiver();
+	project.provide("pushReceiverUrl", pushReceiver.url);
 
 	return async () => {
+		await pushReceiver.close();
 		await issuer.close();
 		await proxy.close();
 		await database.dispose();

@@ -48,9 +48,11 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env, 
 		await withDb(env, (db) =>
 			db.execute(sql`
 				insert into dead_letters
-					(consumer, queue, message_id, event_id, event_type, body, error, attempts, enqueued_at)
+					(consumer, queue, message_id, event_id, event_type, body, error, attempts, enqueued_at, dead_lettered_at)
 				select ${route.consumer}, ${route.queue}, m.message_id, m.event_id, m.event_type, m.body::jsonb,
-					f.error, coalesce(f.attempts, 0), m.enqueued_at::timestamptz
+					f.error, coalesce(f.attempts, 0), m.enqueued_at::timestamptz,
+					-- Millisecond precision, like the listing's cursor (a JavaScript Date).
+					date_trunc('milliseconds', now())
 				from unnest(
 					${textArray(messages.map((m) => m.id))},
 					${textArray(messages.map((m) => eventIdentity(m.body).id))},

@@ -61,12 +61,13 @@ export interface BatchOutcome {
 /** Retry backoff of a transient failure: 10 s, 20 s, 40 s ... capped at 10 minutes, with ±20% jitter. */
 const RETRY_BASE_SECONDS = 10;
 const RETRY_MAX_SECONDS = 600;
+const PERMANENT_RETRY_SECONDS = 1;
 const ERROR_TEXT_LIMIT = 2000;
 
 export function retryDelaySeconds(attempts: number, permanent: boolean): number {
-	// Waiting cannot fix a body that is not a valid event: retry at once so it reaches the dead-letter queue
-	// after its retries without sitting in the backlog.
-	if (permanent) return 0;
+	// Waiting cannot fix a body that is not a valid event: retry after a second (not the queue's retry_delay)
+	// so it reaches the dead-letter queue after its retries without sitting in the backlog.
+	if (permanent) return PERMANENT_RETRY_SECONDS;
 	const base = Math.min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** Math.max(0, attempts - 1));
 	return Math.round(base * (0.8 + Math.random() * 0.4));
 }

@@ -58,14 +58,3 @@ function schemaFor(type: EventType): z.ZodType<Record<string, unknown>> {
 			throw new Error(`no data schema for event type ${type}`);
 	}
 }
-
-/** Narrowed data for the types consumers read fields from. */
-export interface EventDataByType {
-	"covenant.countries.updated": CountriesUpdatedData;
-	"covenant.projects.created": ProjectChangedData;
-	"covenant.projects.updated": ProjectChangedData;
-	"covenant.payments.recorded": PaymentRecordedData;
-	"covenant.payments.distributed": PaymentsDistributedData;
-	"alerts.anomaly.detected": AnomalyDetectedData;
-	"notifications.push.queued": PushQueuedData;
-}

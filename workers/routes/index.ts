@@ -1,10 +1,13 @@
 import type { App } from "../app.ts";
 import { registerAdminRoutes } from "./admin/index.ts";
+import { registerAnalyticsRoutes } from "./analytics/index.ts";
 import { registerApiKeyRoutes } from "./api-keys/index.ts";
+import { registerAuditRoutes } from "./audit/index.ts";
 import { registerHealthRoutes } from "./health/index.ts";
 import { registerLedgerRoutes } from "./ledger/index.ts";
 import { registerMeRoutes } from "./me/index.ts";
 import { registerNationRoutes } from "./nations/index.ts";
+import { registerNotificationRoutes } from "./notifications/index.ts";
 import { registerProjectRoutes } from "./projects/index.ts";
 import { registerSectorRoutes } from "./sectors/index.ts";
 import { registerSyncRoutes } from "./sync/index.ts";
@@ -22,4 +25,7 @@ export function registerRoutes(app: App) {
 	registerUserRoutes(app);
 	registerAdminRoutes(app);
 	registerSyncRoutes(app);
+	registerAuditRoutes(app);
+	registerAnalyticsRoutes(app);
+	registerNotificationRoutes(app);
 }

@@ -1,15 +1,5 @@
 import { sql } from "drizzle-orm";
-import {
-	bigint,
-	char,
-	check,
-	index,
-	jsonb,
-	pgTable,
-	smallint,
-	text,
-	timestamp,
-} from "drizzle-orm/pg-core";
+import { bigint, char, check, index, jsonb, pgTable, smallint, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
  * The audit trail: append-only and hash-chained. Row n's `hash` is SHA-256 over row n-1's hash and the

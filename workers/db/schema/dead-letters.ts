@@ -1,4 +1,14 @@
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import {
+	index,
+	integer,
+	jsonb,
+	pgTable,
+	primaryKey,
+	text,
+	timestamp,
+	unique,
+	uuid,
+} from "drizzle-orm/pg-core";
 
 /**
  * The last error of every message a consumer failed to process, keyed by the queue message id (which the
@@ -41,7 +51,9 @@ export const deadLetters = pgTable(
 		error: text("error"),
 		attempts: integer("attempts").notNull(),
 		enqueuedAt: timestamp("enqueued_at", { withTimezone: true, mode: "date" }).notNull(),
-		deadLetteredAt: timestamp("dead_lettered_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+		deadLetteredAt: timestamp("dead_lettered_at", { withTimezone: true, mode: "date" })
+			.notNull()
+			.defaultNow(),
 		redrivenAt: timestamp("redriven_at", { withTimezone: true, mode: "date" }),
 		redriveCount: integer("redrive_count").notNull().default(0),
 	},

@@ -66,7 +66,10 @@ export const register = (app: App) =>
 		if (after !== undefined) {
 			const [at, id] = after.split("|");
 			if (!at || !id || Number.isNaN(Date.parse(at))) {
-				throw new ApiError("invalid_request", "The cursor is not valid here: it is not a cursor this API issued");
+				throw new ApiError(
+					"invalid_request",
+					"The cursor is not valid here: it is not a cursor this API issued",
+				);
 			}
 			conditions.push(
 				or(

@@ -38,8 +38,10 @@ export const register = (app: App) =>
 		const [row] = await db.select().from(deadLetters).where(eq(deadLetters.id, id));
 		if (!row) throw new ApiError("not_found", `No dead letter ${id}`);
 		const { redriven, refused, busy } = await redrive(c.env, db, [row.id]);
-		if (busy.length > 0) throw new ApiError("conflict", "Another request is re-driving this dead letter right now");
+		if (busy.length > 0)
+			throw new ApiError("conflict", "Another request is re-driving this dead letter right now");
 		const done = redriven[0];
-		if (!done) throw new ApiError("unprocessable", refused[0]?.reason ?? "The dead letter cannot be re-driven");
+		if (!done)
+			throw new ApiError("unprocessable", refused[0]?.reason ?? "The dead letter cannot be re-driven");
 		return c.json(presentDeadLetter(done), 202);
 	});

@@ -44,7 +44,10 @@ export const route = defineRoute({
 	cost: 5,
 	request: { body: { required: true, content: { "application/json": { schema: RedriveDeadLettersBody } } } },
 	responses: {
-		202: { description: "What was sent back, and what was refused", content: { "application/json": { schema: RedriveResultSchema } } },
+		202: {
+			description: "What was sent back, and what was refused",
+			content: { "application/json": { schema: RedriveResultSchema } },
+		},
 		...problemResponses(400, 406, 413, 415, 503),
 	},
 });
@@ -64,7 +67,8 @@ export const register = (app: App) =>
 			.where(and(...conditions))
 			.orderBy(asc(deadLetters.deadLetteredAt), asc(deadLetters.id))
 			.limit(body.limit);
-		if (rows.length === 0 && body.ids) throw new ApiError("not_found", "None of the ids is a dead letter to re-drive");
+		if (rows.length === 0 && body.ids)
+			throw new ApiError("not_found", "None of the ids is a dead letter to re-drive");
 		const { redriven, refused, busy } = await redrive(
 			c.env,
 			db,

@@ -89,9 +89,13 @@ export async function redrive(
 				items.map((i) => i.event),
 			);
 			if (unsent) {
-				throw new ApiError("unavailable", `The ${route.queue} queue refused the messages; nothing was marked, retry shortly`, {
-					headers: { "retry-after": "5" },
-				});
+				throw new ApiError(
+					"unavailable",
+					`The ${route.queue} queue refused the messages; nothing was marked, retry shortly`,
+					{
+						headers: { "retry-after": "5" },
+					},
+				);
 			}
 			const updated = await tx
 				.update(deadLetters)
