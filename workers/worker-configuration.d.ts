@@ -14,6 +14,7 @@ interface __BaseEnv_Env {
 	AUTH_ISSUER: string;
 	AUTH_AUDIENCE: string;
 	AUTH_JWKS_URL: string;
+	AUTH_TOKEN_TYPES: string;
 	RATE_LIMIT_PER_MINUTE: string;
 	RATE_LIMIT_BURST: string;
 	CACHE_FRESH_SECONDS: string;
@@ -46,7 +47,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "BUILD_VERSION" | "SERVING_REGION" | "DATABASE_URL" | "NEON_WS_PROXY" | "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL" | "RATE_LIMIT_PER_MINUTE" | "RATE_LIMIT_BURST" | "CACHE_FRESH_SECONDS" | "CACHE_STALE_SECONDS" | "FCM_BASE_URL" | "FCM_PROJECT_ID" | "APNS_BASE_URL" | "APNS_TOPIC" | "APNS_TEAM_ID" | "APNS_KEY_ID" | "VAPID_PUBLIC_KEY" | "VAPID_SUBJECT" | "WEB_PUSH_ALLOWED_HOSTS" | "ANOMALY_STDDEV_THRESHOLD" | "ANOMALY_WINDOW_DAYS" | "ANOMALY_MIN_HISTORY_DAYS">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "BUILD_VERSION" | "SERVING_REGION" | "DATABASE_URL" | "NEON_WS_PROXY" | "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL" | "AUTH_TOKEN_TYPES" | "RATE_LIMIT_PER_MINUTE" | "RATE_LIMIT_BURST" | "CACHE_FRESH_SECONDS" | "CACHE_STALE_SECONDS" | "FCM_BASE_URL" | "FCM_PROJECT_ID" | "APNS_BASE_URL" | "APNS_TOPIC" | "APNS_TEAM_ID" | "APNS_KEY_ID" | "VAPID_PUBLIC_KEY" | "VAPID_SUBJECT" | "WEB_PUSH_ALLOWED_HOSTS" | "ANOMALY_STDDEV_THRESHOLD" | "ANOMALY_WINDOW_DAYS" | "ANOMALY_MIN_HISTORY_DAYS">> {}
 }
 declare module "*.txt" {
 	const value: string;

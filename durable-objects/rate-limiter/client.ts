@@ -113,7 +113,14 @@ export async function takeRateLimit(
 		return decision(true, policy, local.sharedRemaining + leased - cost, 0, local.fullAt - now, "isolate");
 	}
 	if (local.refusedUntil > now && cost >= local.refusedCost) {
-		return decision(false, policy, local.sharedRemaining + leased, local.refusedUntil - now, local.fullAt - now, "isolate");
+		return decision(
+			false,
+			policy,
+			local.sharedRemaining + leased,
+			local.refusedUntil - now,
+			local.fullAt - now,
+			"isolate",
+		);
 	}
 
 	const askedAt = now;
@@ -163,7 +170,14 @@ export async function takeRateLimit(
 		local.leases.push({ amount: result.lease, usableUntil: askedAt + LEASE_USABLE_MS });
 		if (local.leases.length > MAX_LOCAL_LEASES) local.leases.shift();
 	}
-	return decision(true, policy, result.remaining + leaseLeft(local, answeredAt), 0, result.resetAfterMs, "limiter");
+	return decision(
+		true,
+		policy,
+		result.remaining + leaseLeft(local, answeredAt),
+		0,
+		result.resetAfterMs,
+		"limiter",
+	);
 }
 
 function decision(

@@ -51,7 +51,9 @@ describe("POST /v1/api-keys", () => {
 		expect(viaHeader.status).toBe(200);
 		const page = await json<ApiKeyPageResponse>(viaHeader);
 		expect(page.data.map((k) => k.id)).toContain(created.id);
-		const viaBearer = await call(`/v1/api-keys/${created.id}`, { headers: { authorization: `Bearer ${created.key}` } });
+		const viaBearer = await call(`/v1/api-keys/${created.id}`, {
+			headers: { authorization: `Bearer ${created.key}` },
+		});
 		expect(viaBearer.status).toBe(200);
 		// A partner key cannot reach what partners cannot, nor a person's profile.
 		const users = await call("/v1/users", { headers: withKey(created.key) });
@@ -64,7 +66,11 @@ describe("POST /v1/api-keys", () => {
 	it("refuses scopes beyond the creator's own (no privilege escalation)", async () => {
 		const partner = await personWith("partner", "partner");
 		for (const scopes of [["admin"], ["partner", "ledger:write"], ["users:read"], ["nation:KE"]]) {
-			const response = await call("/v1/api-keys", { method: "POST", headers: partner.headers, json: { name: "x", scopes } });
+			const response = await call("/v1/api-keys", {
+				method: "POST",
+				headers: partner.headers,
+				json: { name: "x", scopes },
+			});
 			expect(response.status, scopes.join(" ")).toBe(403);
 			const body = await problem(response);
 			expect((body.errors as { code: string }[])[0]?.code).toBe("scope_escalation");
@@ -76,7 +82,11 @@ describe("POST /v1/api-keys", () => {
 			json: { name: "x", scopes: ["nation:TZ"] },
 		});
 		expect(other.status).toBe(403);
-		const own = await call("/v1/api-keys", { method: "POST", headers: governor.headers, json: { name: "x", scopes: ["viewer", "nation:KE"] } });
+		const own = await call("/v1/api-keys", {
+			method: "POST",
+			headers: governor.headers,
+			json: { name: "x", scopes: ["viewer", "nation:KE"] },
+		});
 		expect(own.status).toBe(201);
 	});
 
@@ -100,11 +110,19 @@ describe("POST /v1/api-keys", () => {
 		const limited = await call("/v1/api-keys", {
 			method: "POST",
 			headers: partner.headers,
-			json: { name: "x", scopes: ["partner"], rate_limit: { per_minute: 100000, burst: 5000 }, owner: "someone-else" },
+			json: {
+				name: "x",
+				scopes: ["partner"],
+				rate_limit: { per_minute: 100000, burst: 5000 },
+				owner: "someone-else",
+			},
 		});
 		expect(limited.status).toBe(403);
 		const body = await problem(limited);
-		expect((body.errors as { path: string[] }[]).map((e) => e.path.join("."))).toEqual(["owner", "rate_limit"]);
+		expect((body.errors as { path: string[] }[]).map((e) => e.path.join("."))).toEqual([
+			"owner",
+			"rate_limit",
+		]);
 
 		const unknown = await call("/v1/api-keys", {
 			method: "POST",
@@ -119,8 +137,14 @@ describe("POST /v1/api-keys", () => {
 			owner: partner.sub,
 			rate_limit: { per_minute: 120, burst: 10 },
 		});
-		expect(forPartner).toMatchObject({ owner: partner.sub, created_by: admin.sub, rate_limit: { per_minute: 120, burst: 10 } });
-		const partnerSees = await json<ApiKeyPageResponse>(await call("/v1/api-keys", { headers: partner.headers }));
+		expect(forPartner).toMatchObject({
+			owner: partner.sub,
+			created_by: admin.sub,
+			rate_limit: { per_minute: 120, burst: 10 },
+		});
+		const partnerSees = await json<ApiKeyPageResponse>(
+			await call("/v1/api-keys", { headers: partner.headers }),
+		);
 		expect(partnerSees.data.map((k) => k.id)).toContain(forPartner.id);
 	});
 
@@ -157,9 +181,15 @@ describe("POST /v1/api-keys", () => {
 		const again = await call("/v1/api-keys", { method: "POST", headers, json: body });
 		expect(again.status).toBe(409);
 		expect((await problem(again)).key_id).toBe(id);
-		const different = await call("/v1/api-keys", { method: "POST", headers, json: { ...body, name: "other" } });
+		const different = await call("/v1/api-keys", {
+			method: "POST",
+			headers,
+			json: { ...body, name: "other" },
+		});
 		expect(different.status).toBe(422);
-		const keys = await withDb(env, (db) => db.select().from(apiKeys).where(eq(apiKeys.ownerSub, partner.sub)));
+		const keys = await withDb(env, (db) =>
+			db.select().from(apiKeys).where(eq(apiKeys.ownerSub, partner.sub)),
+		);
 		expect(keys).toHaveLength(1);
 	});
 
@@ -177,7 +207,11 @@ describe("POST /v1/api-keys", () => {
 		expect(event).toMatchObject({
 			subject: `api-keys/${id}`,
 			actor: partner.sub,
-			data: { principal: `api_key:${id}`, action: "api_key.created", after: { scopes: ["partner"], status: "active" } },
+			data: {
+				principal: `api_key:${id}`,
+				action: "api_key.created",
+				after: { scopes: ["partner"], status: "active" },
+			},
 		});
 		expect(JSON.stringify(event)).not.toContain(key);
 	});
@@ -193,12 +227,18 @@ describe("GET /v1/api-keys", () => {
 		const seenByBob = await json<ApiKeyPageResponse>(await call("/v1/api-keys", { headers: bob.headers }));
 		expect(seenByBob.data.map((k) => k.id)).toEqual([bobKey.id]);
 		expect((await call(`/v1/api-keys/${aliceKey.id}`, { headers: bob.headers })).status).toBe(404);
-		expect((await call(`/v1/api-keys/${aliceKey.id}`, { method: "DELETE", headers: bob.headers })).status).toBe(404);
-		expect((await call(`/v1/api-keys/${aliceKey.id}/rotate`, { method: "POST", headers: bob.headers })).status).toBe(404);
+		expect(
+			(await call(`/v1/api-keys/${aliceKey.id}`, { method: "DELETE", headers: bob.headers })).status,
+		).toBe(404);
+		expect(
+			(await call(`/v1/api-keys/${aliceKey.id}/rotate`, { method: "POST", headers: bob.headers })).status,
+		).toBe(404);
 		expect((await call(`/v1/api-keys?owner=${alice.sub}`, { headers: bob.headers })).status).toBe(403);
 
 		const admin = await personWith("admin", "admin");
-		const ofAlice = await json<ApiKeyPageResponse>(await call(`/v1/api-keys?owner=${alice.sub}`, { headers: admin.headers }));
+		const ofAlice = await json<ApiKeyPageResponse>(
+			await call(`/v1/api-keys?owner=${alice.sub}`, { headers: admin.headers }),
+		);
 		expect(ofAlice.data.map((k) => k.id)).toEqual([aliceKey.id]);
 		expect((await call(`/v1/api-keys/${bobKey.id}`, { headers: admin.headers })).status).toBe(200);
 	});
@@ -221,9 +261,13 @@ describe("GET /v1/api-keys", () => {
 		} while (cursor);
 		expect(seen).toEqual([...ids].reverse());
 
-		const active = await json<ApiKeyPageResponse>(await call("/v1/api-keys?status=active", { headers: partner.headers }));
+		const active = await json<ApiKeyPageResponse>(
+			await call("/v1/api-keys?status=active", { headers: partner.headers }),
+		);
 		expect(active.data.map((k) => k.id).sort()).toEqual([ids[1], ids[2]].sort());
-		const revoked = await json<ApiKeyPageResponse>(await call("/v1/api-keys?status=revoked", { headers: partner.headers }));
+		const revoked = await json<ApiKeyPageResponse>(
+			await call("/v1/api-keys?status=revoked", { headers: partner.headers }),
+		);
 		expect(revoked.data.map((k) => k.id)).toEqual([ids[0]]);
 		const badCursor = await call("/v1/api-keys?status=revoked&cursor=abc", { headers: partner.headers });
 		expect(badCursor.status).toBe(400);
@@ -236,7 +280,9 @@ describe("GET /v1/api-keys", () => {
 		const authority = env.AUTH_AUTHORITY.get(env.AUTH_AUTHORITY.idFromName("global"));
 		expect((await authAuthorityClient(env).describeApiKey(created.id))?.lastUsedAt).toBeTypeOf("number");
 		await runDurableObjectAlarm(authority);
-		const shown = await json<ApiKeyResponse>(await call(`/v1/api-keys/${created.id}`, { headers: partner.headers }));
+		const shown = await json<ApiKeyResponse>(
+			await call(`/v1/api-keys/${created.id}`, { headers: partner.headers }),
+		);
 		expect(shown.last_used_at).not.toBeNull();
 	});
 });
@@ -247,16 +293,26 @@ describe("DELETE /v1/api-keys/{id}", () => {
 		const created = await createKey(partner);
 		expect((await call("/v1/api-keys", { headers: withKey(created.key) })).status).toBe(200);
 		const recorder = eventRecorder();
-		const revoked = await call(`/v1/api-keys/${created.id}`, { method: "DELETE", headers: partner.headers }, recorder.overrides);
+		const revoked = await call(
+			`/v1/api-keys/${created.id}`,
+			{ method: "DELETE", headers: partner.headers },
+			recorder.overrides,
+		);
 		expect(revoked.status).toBe(200);
 		expect(await json<ApiKeyResponse>(revoked)).toMatchObject({ status: "revoked" });
 		const refused = await call("/v1/api-keys", { headers: withKey(created.key) });
 		expect(refused.status).toBe(401);
 		expect((await problem(refused)).detail).toMatch(/revoked/);
 
-		const again = await call(`/v1/api-keys/${created.id}`, { method: "DELETE", headers: partner.headers }, recorder.overrides);
+		const again = await call(
+			`/v1/api-keys/${created.id}`,
+			{ method: "DELETE", headers: partner.headers },
+			recorder.overrides,
+		);
 		expect(again.status).toBe(200);
-		expect(recorder.ofType("audit.permission_changed").map((e) => e.data.action)).toEqual(["api_key.revoked"]);
+		expect(recorder.ofType("audit.permission_changed").map((e) => e.data.action)).toEqual([
+			"api_key.revoked",
+		]);
 	});
 
 	it("is effective within a second in an isolate that still holds the key as valid", async () => {
@@ -267,7 +323,11 @@ describe("DELETE /v1/api-keys/{id}", () => {
 		const [row] = await withDb(env, (db) => db.select().from(apiKeys).where(eq(apiKeys.id, created.id)));
 		if (!row) throw new Error("key row missing");
 		const { authorityState } = await import("../../workers/routes/api-keys/schema.ts");
-		await authAuthorityClient(env).putApiKey({ ...authorityState(row), revokedAt: Date.now(), version: row.version + 1 });
+		await authAuthorityClient(env).putApiKey({
+			...authorityState(row),
+			revokedAt: Date.now(),
+			version: row.version + 1,
+		});
 		const elapsed = await msUntil(
 			() => call("/v1/api-keys", { headers: withKey(created.key) }),
 			(response) => response.status === 401,
@@ -311,15 +371,64 @@ describe("POST /v1/api-keys/{id}/rotate", () => {
 	it("rotates without a body (default grace) and refuses revoked keys", async () => {
 		const partner = await personWith("partner", "rotator2");
 		const created = await createKey(partner);
-		const response = await call(`/v1/api-keys/${created.id}/rotate`, { method: "POST", headers: partner.headers });
+		const response = await call(`/v1/api-keys/${created.id}/rotate`, {
+			method: "POST",
+			headers: partner.headers,
+		});
 		expect(response.status).toBe(200);
 		const rotated = await json<ApiKeyWithSecretResponse>(response);
 		expect(Date.parse(rotated.previous_key_valid_until ?? "")).toBeGreaterThan(Date.now() + 23 * 3600_000);
 		await call(`/v1/api-keys/${created.id}`, { method: "DELETE", headers: partner.headers });
 		expect((await call("/v1/api-keys", { headers: withKey(rotated.key) })).status).toBe(401);
 		expect((await call("/v1/api-keys", { headers: withKey(created.key) })).status).toBe(401);
-		const refused = await call(`/v1/api-keys/${created.id}/rotate`, { method: "POST", headers: partner.headers });
+		const refused = await call(`/v1/api-keys/${created.id}/rotate`, {
+			method: "POST",
+			headers: partner.headers,
+		});
 		expect(refused.status).toBe(409);
+	});
+});
+
+describe("PATCH /v1/api-keys/{id}", () => {
+	it("renames a key; only an admin changes its limit, which applies at once", async () => {
+		const partner = await personWith("partner", "patcher");
+		const created = await createKey(partner);
+		const renamed = await call(`/v1/api-keys/${created.id}`, {
+			method: "PATCH",
+			headers: partner.headers,
+			json: { name: "renamed" },
+		});
+		expect(renamed.status).toBe(200);
+		expect(await json<ApiKeyResponse>(renamed)).toMatchObject({ name: "renamed", version: 2 });
+		const refused = await call(`/v1/api-keys/${created.id}`, {
+			method: "PATCH",
+			headers: partner.headers,
+			json: { rate_limit: { per_minute: 1_000_000, burst: 100_000 } },
+		});
+		expect(refused.status).toBe(403);
+		for (const body of [{ scopes: ["admin"] }, { owner: "x" }, {}]) {
+			const response = await call(`/v1/api-keys/${created.id}`, {
+				method: "PATCH",
+				headers: partner.headers,
+				json: body,
+			});
+			expect(response.status, JSON.stringify(body)).toBe(400);
+		}
+
+		const admin = await personWith("admin", "admin");
+		const recorder = eventRecorder();
+		const limited = await call(
+			`/v1/api-keys/${created.id}`,
+			{ method: "PATCH", headers: admin.headers, json: { rate_limit: { per_minute: 60, burst: 1 } } },
+			recorder.overrides,
+		);
+		expect(await json<ApiKeyResponse>(limited)).toMatchObject({ rate_limit: { per_minute: 60, burst: 1 } });
+		expect(recorder.ofType("audit.permission_changed").map((e) => e.data.action)).toEqual([
+			"api_key.limits_changed",
+		]);
+		const first = await call("/v1/api-keys", { headers: withKey(created.key) });
+		expect(first.headers.get("ratelimit-policy")).toBe('"api-key";q=1;w=1');
+		expect((await call("/v1/api-keys", { headers: withKey(created.key) })).status).toBe(429);
 	});
 });
 

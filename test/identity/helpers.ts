@@ -11,7 +11,11 @@ export interface Session {
 }
 
 /** A person with a fresh subject (their own rate-limit bucket and user record) and the given scope. */
-export async function personWith(scope: string, label = "person", claims: Record<string, unknown> = {}): Promise<Session> {
+export async function personWith(
+	scope: string,
+	label = "person",
+	claims: Record<string, unknown> = {},
+): Promise<Session> {
 	const sub = uniqueSub(label);
 	return { sub, headers: { authorization: `Bearer ${await tokenFor(scope, { sub, claims })}` } };
 }

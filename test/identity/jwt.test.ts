@@ -27,6 +27,14 @@ describe("bearer JWT verification", () => {
 		}
 	});
 
+	it("accepts a token without typ only where configured (Okta custom authorization servers)", async () => {
+		const okta = { AUTH_TOKEN_TYPES: "at+jwt,jwt,none" } as Partial<Env>;
+		expect((await me(await tokenFor("", { sub: uniqueSub(), typ: null }), okta)).status).toBe(200);
+		expect((await me(await tokenFor("", { sub: uniqueSub(), typ: "id+jwt" }), okta)).status).toBe(401);
+		const strict = { AUTH_TOKEN_TYPES: "at+jwt" } as Partial<Env>;
+		expect((await me(await tokenFor("", { sub: uniqueSub(), typ: "JWT" }), strict)).status).toBe(401);
+	});
+
 	it("tolerates clock skew up to 30 s, and no more", async () => {
 		const within = await tokenFor("", { sub: uniqueSub(), iat: now() - 300, exp: now() - 20 });
 		expect((await me(within)).status).toBe(200);
@@ -41,7 +49,11 @@ describe("bearer JWT verification", () => {
 	});
 
 	it("refuses tokens that live longer than the lifetime cap (revocations must outlive every token)", async () => {
-		const long = await tokenFor("", { sub: uniqueSub(), iat: now(), exp: now() + MAX_TOKEN_LIFETIME_SECONDS + 3600 });
+		const long = await tokenFor("", {
+			sub: uniqueSub(),
+			iat: now(),
+			exp: now() + MAX_TOKEN_LIFETIME_SECONDS + 3600,
+		});
 		const response = await me(long);
 		expect(response.status).toBe(401);
 		expect((await problem(response)).detail).toMatch(/lifetime/);
@@ -51,17 +63,23 @@ describe("bearer JWT verification", () => {
 		const response = await call("/v1/me");
 		expect(response.status).toBe(401);
 		expect(response.headers.get("www-authenticate")).toBe('Bearer realm="covenant"');
-		const lowercase = await call("/v1/me", { headers: { authorization: `bearer ${await tokenFor("", { sub: uniqueSub() })}` } });
+		const lowercase = await call("/v1/me", {
+			headers: { authorization: `bearer ${await tokenFor("", { sub: uniqueSub() })}` },
+		});
 		expect(lowercase.status).toBe(200);
 	});
 
 	it("reads scopes from scope, scp (Okta) and permissions (Auth0)", async () => {
 		for (const claims of [{ scp: ["admin"] }, { scp: "admin" }, { permissions: ["users:read"] }]) {
 			const token = await tokenFor("", { sub: uniqueSub(), claims });
-			expect((await call("/v1/users?limit=1", { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+			expect(
+				(await call("/v1/users?limit=1", { headers: { authorization: `Bearer ${token}` } })).status,
+			).toBe(200);
 		}
 		const none = await tokenFor("", { sub: uniqueSub() });
-		expect((await call("/v1/users?limit=1", { headers: { authorization: `Bearer ${none}` } })).status).toBe(403);
+		expect((await call("/v1/users?limit=1", { headers: { authorization: `Bearer ${none}` } })).status).toBe(
+			403,
+		);
 	});
 
 	it("uses cached signing keys while the issuer is down, and fails closed once they expire", async () => {
@@ -116,7 +134,11 @@ describe("user provisioning from the token", () => {
 		const sub = uniqueSub();
 		const token = await tokenFor("", {
 			sub,
-			claims: { email: "wanjiru@example.org", name: "Wanjiru K.", "https://covenant.example/home_region": "jnb" },
+			claims: {
+				email: "wanjiru@example.org",
+				name: "Wanjiru K.",
+				"https://covenant.example/home_region": "jnb",
+			},
 		});
 		const user = await json<UserResponse>(await me(token));
 		expect(user).toMatchObject({ sub, email: "wanjiru@example.org", name: "Wanjiru K.", home_region: "jnb" });

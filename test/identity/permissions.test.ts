@@ -66,10 +66,12 @@ describe("scope grammar", () => {
 
 	it("ignores unknown tokens in a token (IdPs add their own) but reports them for API keys", () => {
 		expect(user("openid profile:email viewer").can("projects:read")).toBe(true);
-		expect(unknownScopeTokens(["viewer", "nation:KE", "sector:mining", "region:xyz", "projects:delete", "openid"])).toEqual(
-			["sector:mining", "region:xyz", "projects:delete", "openid"],
+		expect(
+			unknownScopeTokens(["viewer", "nation:KE", "sector:mining", "region:xyz", "projects:delete", "openid"]),
+		).toEqual(["sector:mining", "region:xyz", "projects:delete", "openid"]);
+		expect(unknownScopeTokens(["admin", "partner", "sector:energy", "region:sin", "ledger:read"])).toEqual(
+			[],
 		);
-		expect(unknownScopeTokens(["admin", "partner", "sector:energy", "region:sin", "ledger:read"])).toEqual([]);
 	});
 
 	it("gives partners API key management", () => {
@@ -111,16 +113,20 @@ describe("Principal.assert (object-level checks)", () => {
 	it("answers 403 for a write to an object the principal may only read", () => {
 		const regional = user("region:jnb");
 		expect(regional.can("ledger:read", { region: "jnb" })).toBe(true);
-		const error = refusal(() => regional.assert("ledger:write", { region: "jnb", nation: "ZA" }, "Ledger ZA"));
+		const error = refusal(() =>
+			regional.assert("ledger:write", { region: "jnb", nation: "ZA" }, "Ledger ZA"),
+		);
 		expect(error.status).toBe(403);
 	});
 
 	it("limits a sector manager's projects to the sector", () => {
 		const manager = user("sector:energy");
-		expect(() => manager.assert("projects:write", { sector: "energy", nation: "BR" }, "Project")).not.toThrow();
-		expect(refusal(() => manager.assert("projects:write", { sector: "health", nation: "BR" }, "Project")).status).toBe(
-			404,
-		);
+		expect(() =>
+			manager.assert("projects:write", { sector: "energy", nation: "BR" }, "Project"),
+		).not.toThrow();
+		expect(
+			refusal(() => manager.assert("projects:write", { sector: "health", nation: "BR" }, "Project")).status,
+		).toBe(404);
 	});
 });
 

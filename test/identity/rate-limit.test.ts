@@ -24,11 +24,14 @@ describe("token bucket arithmetic", () => {
 	it("refills at the configured rate up to the burst, and clamps a cost larger than the bucket", () => {
 		const policy = { perMinute: 600, burst: 10 };
 		const bucket = newBucket(policy, 0);
-		for (let i = 0; i < 10; i++) expect(takeFromBucket(bucket, 0, { cost: 1, policy, leaseMax: 0, leaseTtlMs: 0 }).allowed).toBe(true);
+		for (let i = 0; i < 10; i++)
+			expect(takeFromBucket(bucket, 0, { cost: 1, policy, leaseMax: 0, leaseTtlMs: 0 }).allowed).toBe(true);
 		const refused = takeFromBucket(bucket, 0, { cost: 1, policy, leaseMax: 0, leaseTtlMs: 0 });
 		expect(refused).toMatchObject({ allowed: false, retryAfterMs: 100 });
 		expect(takeFromBucket(bucket, 100, { cost: 1, policy, leaseMax: 0, leaseTtlMs: 0 }).allowed).toBe(true);
-		expect(takeFromBucket(bucket, 10_000, { cost: 50, policy, leaseMax: 0, leaseTtlMs: 0 }).allowed).toBe(true);
+		expect(takeFromBucket(bucket, 10_000, { cost: 50, policy, leaseMax: 0, leaseTtlMs: 0 }).allowed).toBe(
+			true,
+		);
 	});
 
 	it("never holds more than the burst in the bucket and outstanding leases together", () => {
@@ -55,7 +58,10 @@ describe("rate limiting through the API", () => {
 		const admin = await personWith("admin", "admin");
 		const perMinute = 600; // 10 a second
 		const burst = 20;
-		const { key } = await createKey(admin, { scopes: ["partner"], rate_limit: { per_minute: perMinute, burst } });
+		const { key } = await createKey(admin, {
+			scopes: ["partner"],
+			rate_limit: { per_minute: perMinute, burst },
+		});
 		const seconds = 15;
 		const requestsPerSecond = 20; // twice the configured rate
 		const start = simulated;
@@ -71,7 +77,9 @@ describe("rate limiting through the API", () => {
 			expect(allowed).toBeLessThanOrEqual(burst + ((simulated - start) / 60_000) * perMinute + 1);
 		}
 		const sustained = (allowed - burst) / seconds;
-		console.log(`rate limit accuracy: ${allowed} of ${allowed + refused} admitted, ${sustained.toFixed(2)}/s sustained for 10/s configured`);
+		console.log(
+			`rate limit accuracy: ${allowed} of ${allowed + refused} admitted, ${sustained.toFixed(2)}/s sustained for 10/s configured`,
+		);
 		expect(allowed + refused).toBe(seconds * requestsPerSecond);
 		expect(sustained).toBeGreaterThanOrEqual(10 * 0.9);
 		expect(sustained).toBeLessThanOrEqual(10 * 1.1);
@@ -103,6 +111,17 @@ describe("rate limiting through the API", () => {
 		const listing = await call("/v1/users?limit=1", { headers: admin.headers }, limits); // cost 2
 		expect(listing.status).toBe(200);
 		expect(listing.headers.get("ratelimit")).toMatch(/r=7;/);
+		// Errors after the rate limit spend it too, and say so.
+		const missing = await call(
+			"/v1/users/00000000-0000-4000-8000-000000000000",
+			{ headers: admin.headers },
+			limits,
+		);
+		expect(missing.status).toBe(404);
+		expect(missing.headers.get("ratelimit")).toMatch(/r=6;/);
+		const invalid = await call("/v1/users?limit=0", { headers: admin.headers }, limits);
+		expect(invalid.status).toBe(400);
+		expect(invalid.headers.get("ratelimit")).toMatch(/r=4;/);
 	});
 
 	it("keeps a bucket per principal and per API key", async () => {
@@ -112,7 +131,8 @@ describe("rate limiting through the API", () => {
 		const admin = await personWith("admin", "admin");
 		const created = await createKey(admin, { owner: alice.sub });
 		// Alice's key has a bucket of its own, apart from hers (the deployment default: it sets no limit).
-		for (let i = 0; i < 2; i++) expect((await call("/v1/me", { headers: alice.headers }, limits)).status).toBe(200);
+		for (let i = 0; i < 2; i++)
+			expect((await call("/v1/me", { headers: alice.headers }, limits)).status).toBe(200);
 		expect((await call("/v1/me", { headers: alice.headers }, limits)).status).toBe(429);
 		expect((await call("/v1/me", { headers: bob.headers }, limits)).status).toBe(200);
 		expect((await call("/v1/api-keys", { headers: withKey(created.key) }, limits)).status).toBe(200);

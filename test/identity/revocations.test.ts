@@ -23,7 +23,12 @@ describe("POST /v1/admin/revocations", () => {
 		const recorder = eventRecorder();
 		const created = await revoke(admin.headers, { jti, reason: "laptop stolen" }, recorder.overrides);
 		expect(created.status).toBe(201);
-		expect(await json<RevocationResponse>(created)).toMatchObject({ kind: "jti", value: jti, reason: "laptop stolen", created_by: admin.sub });
+		expect(await json<RevocationResponse>(created)).toMatchObject({
+			kind: "jti",
+			value: jti,
+			reason: "laptop stolen",
+			created_by: admin.sub,
+		});
 		const refused = await call("/v1/me", { headers: asToken(stolen) });
 		expect(refused.status).toBe(401);
 		expect((await problem(refused)).detail).toMatch(/revoked/);
@@ -73,7 +78,12 @@ describe("POST /v1/admin/revocations", () => {
 		const governor = await personWith("nation:KE", "governor");
 		expect((await revoke(governor.headers, { sub: "anyone" })).status).toBe(403);
 		const admin = await personWith("admin", "admin");
-		for (const body of [{}, { jti: "a", sub: "b" }, { sub: "x", expires_at: "2030-01-01T00:00:00Z" }, { jti: "" }]) {
+		for (const body of [
+			{},
+			{ jti: "a", sub: "b" },
+			{ sub: "x", expires_at: "2030-01-01T00:00:00Z" },
+			{ jti: "" },
+		]) {
 			const response = await revoke(admin.headers, body);
 			expect(response.status, JSON.stringify(body)).toBe(400);
 		}
@@ -92,7 +102,9 @@ describe("GET /v1/admin/revocations", () => {
 		expect(page.data[0]).toMatchObject({ kind: "sub", value: subject });
 		expect(Date.parse(page.data[0]?.expires_at ?? "")).toBeGreaterThan(Date.now() + 23 * 3600_000);
 
-		const first = await json<RevocationPageResponse>(await call("/v1/admin/revocations?limit=1", { headers: admin.headers }));
+		const first = await json<RevocationPageResponse>(
+			await call("/v1/admin/revocations?limit=1", { headers: admin.headers }),
+		);
 		expect(first.data).toHaveLength(1);
 		expect(first.next_cursor).toBeTruthy();
 		const viewer = await personWith("viewer", "viewer");

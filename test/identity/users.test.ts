@@ -25,7 +25,9 @@ describe("GET /v1/me", () => {
 			version: 1,
 		});
 		expect(response.headers.get("etag")).toBe(`"user-${user.id}-v1"`);
-		const again = await call("/v1/me", { headers: { ...person.headers, "if-none-match": response.headers.get("etag") ?? "" } });
+		const again = await call("/v1/me", {
+			headers: { ...person.headers, "if-none-match": response.headers.get("etag") ?? "" },
+		});
 		expect(again.status).toBe(304);
 	});
 
@@ -34,20 +36,34 @@ describe("GET /v1/me", () => {
 		const token = await tokenFor("partner", { sub });
 		const recorder = eventRecorder();
 		for (let i = 0; i < 3; i++) {
-			const response = await call("/v1/api-keys", { headers: { authorization: `Bearer ${token}` } }, recorder.overrides);
+			const response = await call(
+				"/v1/api-keys",
+				{ headers: { authorization: `Bearer ${token}` } },
+				recorder.overrides,
+			);
 			expect(response.status).toBe(200);
 		}
-		const me = await json<UserResponse>(await call("/v1/me", { headers: { authorization: `Bearer ${token}` } }, recorder.overrides));
+		const me = await json<UserResponse>(
+			await call("/v1/me", { headers: { authorization: `Bearer ${token}` } }, recorder.overrides),
+		);
 		const announced = recorder.ofType("users.authenticated");
 		expect(announced).toHaveLength(1);
-		expect(announced[0]).toMatchObject({ actor: sub, subject: `users/${me.id}`, data: { user_id: me.id, method: "oidc" } });
+		expect(announced[0]).toMatchObject({
+			actor: sub,
+			subject: `users/${me.id}`,
+			data: { user_id: me.id, method: "oidc" },
+		});
 	});
 
 	it("does not provision or announce a refused request", async () => {
 		const sub = uniqueSub("refused");
 		const token = await tokenFor("viewer", { sub });
 		const recorder = eventRecorder();
-		const refused = await call("/v1/users", { headers: { authorization: `Bearer ${token}` } }, recorder.overrides);
+		const refused = await call(
+			"/v1/users",
+			{ headers: { authorization: `Bearer ${token}` } },
+			recorder.overrides,
+		);
 		expect(refused.status).toBe(403);
 		expect(recorder.events).toEqual([]);
 		const admin = await personWith("admin", "admin");
@@ -70,7 +86,12 @@ describe("PATCH /v1/me", () => {
 		const etag = read.headers.get("etag") ?? "";
 		const response = await patchMe(
 			{ ...person.headers, "if-match": etag },
-			{ display_name: "G. Hopper", home_region: "iad", locale: "en-us", preferences: { theme: "dark", digest: { weekly: true } } },
+			{
+				display_name: "G. Hopper",
+				home_region: "iad",
+				locale: "en-us",
+				preferences: { theme: "dark", digest: { weekly: true } },
+			},
 		);
 		expect(response.status).toBe(200);
 		const user = await json<UserResponse>(response);
@@ -121,7 +142,10 @@ describe("GET /v1/users (admin)", () => {
 		const tag = crypto.randomUUID().slice(0, 8);
 		const subs: string[] = [];
 		for (const region of ["sin", "sin", "jnb"]) {
-			const person = await personWith("", "listed", { email: `${tag}-${subs.length}@example.org`, home_region: region });
+			const person = await personWith("", "listed", {
+				email: `${tag}-${subs.length}@example.org`,
+				home_region: region,
+			});
 			subs.push(person.sub);
 			expect((await call("/v1/me", { headers: person.headers })).status).toBe(200);
 		}
@@ -138,7 +162,9 @@ describe("GET /v1/users (admin)", () => {
 		} while (cursor);
 		expect(seen).toEqual([...subs].reverse());
 
-		const inSin = await json<UserPageResponse>(await call(`/v1/users?q=${tag}&home_region=sin`, { headers: admin.headers }));
+		const inSin = await json<UserPageResponse>(
+			await call(`/v1/users?q=${tag}&home_region=sin`, { headers: admin.headers }),
+		);
 		expect(inSin.data.map((u) => u.sub).sort()).toEqual([subs[0], subs[1]].sort());
 		const one = inSin.data[0] as UserResponse;
 		expect((await call(`/v1/users/${one.id}`, { headers: admin.headers })).status).toBe(200);
@@ -146,7 +172,9 @@ describe("GET /v1/users (admin)", () => {
 
 		// Someone holding users:read only for jnb sees only jnb's people.
 		const regional = await personWith("region:jnb users:read", "regional");
-		const theirs = await json<UserPageResponse>(await call(`/v1/users?q=${tag}`, { headers: regional.headers }));
+		const theirs = await json<UserPageResponse>(
+			await call(`/v1/users?q=${tag}`, { headers: regional.headers }),
+		);
 		expect(theirs.data.map((u) => u.sub)).toEqual([subs[2]]);
 		expect((await call(`/v1/users/${one.id}`, { headers: regional.headers })).status).toBe(404);
 

@@ -3,8 +3,11 @@ import { ApiError } from "../lib/problem.ts";
 
 /** Only asymmetric algorithms: an HMAC "signed" with a public key, or `alg: none`, can never verify. */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
-/** RFC 9068 access tokens say `at+jwt`; Auth0 and Okta still issue plain `JWT`. Compared case-insensitively. */
-const ALLOWED_TYP = new Set(["at+jwt", "jwt"]);
+/**
+ * The `typ` headers accepted when AUTH_TOKEN_TYPES does not say otherwise: RFC 9068 access tokens say `at+jwt`,
+ * Auth0 plain `JWT`. Okta's custom authorization servers send none: their deployments add `none` to the list.
+ */
+export const DEFAULT_TOKEN_TYPES = "at+jwt,jwt";
 export const CLOCK_TOLERANCE_SECONDS = 30;
 /**
  * The longest lifetime (exp - iat) a token may claim. Revocations only need to be remembered this long, and a
@@ -53,7 +56,29 @@ export interface VerifiedToken {
 }
 
 export type JwtConfig = Pick<Env, "AUTH_ISSUER" | "AUTH_AUDIENCE" | "AUTH_JWKS_URL"> &
-	Partial<Pick<Env, "ENVIRONMENT">>;
+	Partial<Pick<Env, "ENVIRONMENT" | "AUTH_TOKEN_TYPES">>;
+
+const tokenTypeSets = new Map<string, ReadonlySet<string>>();
+
+/** AUTH_TOKEN_TYPES as a set of lower-case `typ` values without `application/`; `none` admits a missing typ. */
+function acceptedTokenTypes(env: JwtConfig): ReadonlySet<string> {
+	const list = env.AUTH_TOKEN_TYPES || DEFAULT_TOKEN_TYPES;
+	let types = tokenTypeSets.get(list);
+	if (!types) {
+		types = new Set(
+			list
+				.split(",")
+				.map((t) => normalizeTyp(t.trim()))
+				.filter(Boolean),
+		);
+		tokenTypeSets.set(list, types);
+	}
+	return types;
+}
+
+function normalizeTyp(typ: string): string {
+	return typ.toLowerCase().replace(/^application\//, "");
+}
 
 /**
  * Verifies a bearer JWT against the configured issuer's JWKS: signature by a published key (unknown `kid`
@@ -90,9 +115,10 @@ export async function verifyAccessToken(token: string, env: JwtConfig): Promise<
 				requiredClaims: ["sub", "exp", "iat"],
 			},
 		);
-		const typ = protectedHeader.typ?.toLowerCase().replace(/^application\//, "");
-		if (!typ || !ALLOWED_TYP.has(typ)) {
-			throw invalidToken("The token's typ header must be at+jwt or JWT");
+		const accepted = acceptedTokenTypes(env);
+		const typ = protectedHeader.typ === undefined ? "none" : normalizeTyp(protectedHeader.typ);
+		if (!accepted.has(typ)) {
+			throw invalidToken(`The token's typ header must be one of ${[...accepted].join(", ")}`);
 		}
 		if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 255) {
 			throw invalidToken("The token's sub claim must be a non-empty string");

@@ -5,6 +5,7 @@ import * as getApiKey from "./get-api-key.ts";
 import * as listApiKeys from "./list-api-keys.ts";
 import * as revokeApiKey from "./revoke-api-key.ts";
 import * as rotateApiKey from "./rotate-api-key.ts";
+import * as updateApiKey from "./update-api-key.ts";
 
 export function registerApiKeyRoutes(app: App) {
 	// Every protected route accepts an API key as an alternative to a bearer token (workers/lib/route.ts).
@@ -18,6 +19,7 @@ export function registerApiKeyRoutes(app: App) {
 	listApiKeys.register(app);
 	createApiKey.register(app);
 	getApiKey.register(app);
+	updateApiKey.register(app);
 	revokeApiKey.register(app);
 	rotateApiKey.register(app);
 }
