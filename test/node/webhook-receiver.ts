@@ -6,9 +6,10 @@ import type { AddressInfo } from "node:net";
  * by the webhooks benchmark. Each receiving path is a named mailbox, so tests running at the same time never
  * see each other's messages:
  *
- * - `POST /hooks/<name>`: records the request (headers and raw body) and answers per the mailbox's behaviour;
+ * - `POST /hooks/<name>[/<any path>]`: records the request (headers and raw body) and answers per the mailbox's behaviour;
  * - `PUT /control/<name>` `{ failures, fail_status, fail_headers, status, headers, delay_ms }`: sets it
- *   (fail `failures` times with `fail_status`, then answer `status`);
+ *   (answer each message, told apart by its `webhook-id`, `failures` times with `fail_status`, then
+ *   `status`: counting per message keeps a test's count right whatever else reaches the mailbox);
  * - `GET /control/<name>/requests`: what it received, oldest first;
  * - `DELETE /control/<name>`: forgets the mailbox.
  */
@@ -47,6 +48,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Mailbox {
 	behaviour: ReceiverBehaviour;
+	/** Failures answered so far, per webhook-id. */
+	failed: Map<string, number>;
 	requests: ReceivedRequest[];
 	/** Requests answered with a 2xx, counted even past the recording bound (for the benchmark). */
 	delivered: number;
@@ -69,7 +72,7 @@ export async function startWebhookReceiver(
 		let box = mailboxes.get(name);
 		if (!box) {
 			if (mailboxes.size >= MAX_MAILBOXES) mailboxes.delete(mailboxes.keys().next().value as string);
-			box = { behaviour: { ...DEFAULT_BEHAVIOUR }, requests: [], delivered: 0 };
+			box = { behaviour: { ...DEFAULT_BEHAVIOUR }, failed: new Map(), requests: [], delivered: 0 };
 			mailboxes.set(name, box);
 		}
 		return box;
@@ -80,15 +83,17 @@ export async function startWebhookReceiver(
 	const server = createServer(async (req, res) => {
 		try {
 			const url = new URL(req.url ?? "/", "http://receiver");
-			const hook = /^\/hooks\/([\w.-]{1,100})$/.exec(url.pathname);
+			const hook = /^\/hooks\/([\w.-]{1,100})(\/[^?#]*)?$/.exec(url.pathname);
 			const control = /^\/control\/([\w.-]{1,100})(\/requests)?$/.exec(url.pathname);
 			if (hook && req.method === "POST") {
 				const box = mailbox(hook[1] as string);
 				const body = await readBody(req);
 				const { behaviour } = box;
 				if (behaviour.delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, behaviour.delay_ms));
-				const failing = behaviour.failures > 0;
-				if (failing) behaviour.failures--;
+				const messageId = String(req.headers["webhook-id"] ?? "");
+				const failedSoFar = box.failed.get(messageId) ?? 0;
+				const failing = failedSoFar < behaviour.failures;
+				if (failing && box.failed.size < MAX_REQUESTS_PER_MAILBOX) box.failed.set(messageId, failedSoFar + 1);
 				const status = failing ? behaviour.fail_status : behaviour.status;
 				const entry: ReceivedRequest = {
 					path: url.pathname,
@@ -106,7 +111,7 @@ export async function startWebhookReceiver(
 					"content-type": "text/plain",
 					...(failing ? behaviour.fail_headers : behaviour.headers),
 				});
-				res.end(failing ? `failing on purpose (${behaviour.failures} more)` : "ok");
+				res.end(failing ? `failing on purpose (${failedSoFar + 1} of ${behaviour.failures})` : "ok");
 				return;
 			}
 			if (control && !control[2] && req.method === "PUT") {

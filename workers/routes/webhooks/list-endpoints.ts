@@ -15,15 +15,10 @@ import { EndpointSchema, ownerCondition, presentEndpoint } from "./schema.ts";
 
 export const ListEndpointsQuery = z
 	.object({
-		owner: z
-			.string()
-			.min(1)
-			.max(255)
-			.optional()
-			.openapi({
-				description: "Admins only: the endpoints of this partner (`sub`)",
-				"x-personal-data": true,
-			}),
+		owner: z.string().min(1).max(255).optional().openapi({
+			description: "Admins only: the endpoints of this partner (`sub`)",
+			"x-personal-data": true,
+		}),
 		enabled: z
 			.enum(["true", "false"])
 			.transform((v) => v === "true")

@@ -109,14 +109,9 @@ export const EndpointIdParam = z.object({
 });
 
 export const IdempotencyHeaders = z.object({
-	"idempotency-key": z
-		.string()
-		.min(1)
-		.max(200)
-		.optional()
-		.openapi({
-			description: "Repeating a request with the same key repeats its answer instead of acting twice",
-		}),
+	"idempotency-key": z.string().min(1).max(200).optional().openapi({
+		description: "Repeating a request with the same key repeats its answer instead of acting twice",
+	}),
 });
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
