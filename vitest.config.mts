@@ -23,6 +23,7 @@ export default defineConfig({
 								NEON_WS_PROXY: inject("wsProxy"),
 								AUTH_ISSUER: inject("authIssuer"),
 								AUTH_JWKS_URL: inject("authJwksUrl"),
+								CHECKPOINT_SIGNING_KEYS: inject("checkpointSigningKeys"),
 							},
 						},
 					})),

@@ -2,3 +2,4 @@
 export { NationLedger } from "./nation-ledger/object.ts";
 export { AuthAuthority } from "./auth-authority/object.ts";
 export { RateLimiter } from "./rate-limiter/object.ts";
+export { DistributionSaga } from "./distribution-saga/object.ts";

@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { loadOrCreateCheckpointKeys } from "./lib/checkpoint-keys.ts";
 import { loadOrCreateIssuerKey, serveIssuer } from "./lib/dev-issuer.ts";
 import { prepareDatabase } from "./lib/database.ts";
 import { startWsProxy } from "./lib/ws-proxy.ts";
@@ -71,7 +72,10 @@ async function main() {
 	cleanups.push(() => issuer.close());
 	log(`Dev OIDC issuer: ${issuer.issuer} (JWKS ${issuer.jwksUrl}); mint a token with: npm run token -- --sub alice --scope admin`);
 
-	const wrangler = startWrangler(database.url, proxy.wsProxy, issuer);
+	// Ledger checkpoints are signed with a local Ed25519 key, kept so saved checkpoints verify across restarts.
+	const checkpointKeys = await loadOrCreateCheckpointKeys(join(dataDir, "checkpoint-signing-keys.json"));
+
+	const wrangler = startWrangler(database.url, proxy.wsProxy, issuer, checkpointKeys);
 	cleanups.push(() => stopProcessGroup(wrangler));
 	wrangler.on("exit", (code) => {
 		if (!stopping) {
@@ -83,7 +87,12 @@ async function main() {
 	await waitForHealth();
 }
 
-function startWrangler(databaseUrl: string, wsProxy: string, issuer: { issuer: string; jwksUrl: string }): ChildProcess {
+function startWrangler(
+	databaseUrl: string,
+	wsProxy: string,
+	issuer: { issuer: string; jwksUrl: string },
+	checkpointKeys: string,
+): ChildProcess {
 	const args = [
 		"dev",
 		"--port",
@@ -100,6 +109,8 @@ function startWrangler(databaseUrl: string, wsProxy: string, issuer: { issuer: s
 		`AUTH_ISSUER:${issuer.issuer}`,
 		"--var",
 		`AUTH_JWKS_URL:${issuer.jwksUrl}`,
+		"--var",
+		`CHECKPOINT_SIGNING_KEYS:${checkpointKeys}`,
 		"--show-interactive-dev-session=false",
 	];
 	// Its own process group: wrangler's workerd children hold the port unless the whole group is stopped.

@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { createCheckpointKeys } from "../scripts/lib/checkpoint-keys.ts";
 import { createIssuerKey, serveIssuer } from "../scripts/lib/dev-issuer.ts";
 import { prepareDatabase } from "../scripts/lib/database.ts";
 import { startWsProxy } from "../scripts/lib/ws-proxy.ts";
@@ -26,6 +27,8 @@ export default async function setup(project: TestProject) {
 	project.provide("authIssuer", issuer.issuer);
 	project.provide("authJwksUrl", issuer.jwksUrl);
 	project.provide("issuerPrivateJwk", JSON.stringify(key.privateJwk));
+	// Ledger checkpoints (docs/fund.md): a fresh Ed25519 signing key per run, bound as CHECKPOINT_SIGNING_KEYS.
+	project.provide("checkpointSigningKeys", await createCheckpointKeys("test-checkpoint-1"));
 	const pushReceiver = await startPushReceiver();
 	project.provide("pushReceiverUrl", pushReceiver.url);
 

@@ -7,6 +7,8 @@ declare module "vitest" {
 		authIssuer: string;
 		authJwksUrl: string;
 		issuerPrivateJwk: string;
+		/** The CHECKPOINT_SIGNING_KEYS value of the run (scripts/lib/checkpoint-keys.ts). */
+		checkpointSigningKeys: string;
 	}
 }
 export {};

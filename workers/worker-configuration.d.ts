@@ -34,11 +34,12 @@ interface __BaseEnv_Env {
 	NATION_LEDGER: DurableObjectNamespace /* NationLedger */;
 	AUTH_AUTHORITY: DurableObjectNamespace /* AuthAuthority */;
 	RATE_LIMITER: DurableObjectNamespace /* RateLimiter */;
+	DISTRIBUTION_SAGA: DurableObjectNamespace /* DistributionSaga */;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "NationLedger" | "AuthAuthority" | "RateLimiter";
+		durableNamespaces: "NationLedger" | "AuthAuthority" | "RateLimiter" | "DistributionSaga";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -3,6 +3,10 @@ import { registerAdminRoutes } from "./admin/index.ts";
 import { registerAnalyticsRoutes } from "./analytics/index.ts";
 import { registerApiKeyRoutes } from "./api-keys/index.ts";
 import { registerAuditRoutes } from "./audit/index.ts";
+import { registerCheckpointRoutes } from "./checkpoints/index.ts";
+import { registerContributionRoutes } from "./contributions/index.ts";
+import { registerDistributionRoutes } from "./distributions/index.ts";
+import { registerFundRoutes } from "./fund/index.ts";
 import { registerHealthRoutes } from "./health/index.ts";
 import { registerLedgerRoutes } from "./ledger/index.ts";
 import { registerMeRoutes } from "./me/index.ts";
@@ -12,12 +16,18 @@ import { registerProjectRoutes } from "./projects/index.ts";
 import { registerSectorRoutes } from "./sectors/index.ts";
 import { registerSyncRoutes } from "./sync/index.ts";
 import { registerUserRoutes } from "./users/index.ts";
+import { registerWellKnownRoutes } from "./well-known/index.ts";
 
 /** One line per resource; each resource's index registers its operations (one file each). */
 export function registerRoutes(app: App) {
 	registerHealthRoutes(app);
 	registerNationRoutes(app);
 	registerLedgerRoutes(app);
+	registerCheckpointRoutes(app);
+	registerContributionRoutes(app);
+	registerDistributionRoutes(app);
+	registerFundRoutes(app);
+	registerWellKnownRoutes(app);
 	registerSectorRoutes(app);
 	registerProjectRoutes(app);
 	registerApiKeyRoutes(app);

@@ -19,6 +19,9 @@ export const ListEntriesQuery = z
 		until: z.iso.datetime({ offset: true }).optional().openapi({ description: "Entries before this time" }),
 		from_sequence: Sequence.optional().openapi({ description: "First sequence (inclusive)" }),
 		to_sequence: Sequence.optional().openapi({ description: "Last sequence (inclusive)" }),
+		// The covenant-fund issue's names for the same range (the verifier's `?from_seq=&to_seq=`, docs/fund.md).
+		from_seq: Sequence.optional().openapi({ description: "Alias of from_sequence" }),
+		to_seq: Sequence.optional().openapi({ description: "Alias of to_sequence" }),
 		cursor: z.string().max(64).optional().openapi({ description: "next_cursor of the previous page (send the same filters)" }),
 		limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
 	})
@@ -59,14 +62,20 @@ function decodeCursor(cursor: string): number {
 	return sequence;
 }
 
+/** The narrower of the two spellings of the range's end, when either is given. */
+function lastSequence(...bounds: (number | undefined)[]): number | undefined {
+	const given = bounds.filter((b) => b !== undefined);
+	return given.length === 0 ? undefined : Math.min(...given);
+}
+
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
 		const nation = ledgerNation(c, c.req.valid("param").code, "ledger:read");
 		const query = c.req.valid("query");
 		const fromCursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
 		const page = await ledgerOf(c.env, nation).entries({
-			fromSeq: Math.max(fromCursor ?? 1, query.from_sequence ?? 1),
-			toSeq: query.to_sequence,
+			fromSeq: Math.max(fromCursor ?? 1, query.from_sequence ?? 1, query.from_seq ?? 1),
+			toSeq: lastSequence(query.to_sequence, query.to_seq),
 			kind: query.kind,
 			phase: query.phase,
 			account: query.account,
