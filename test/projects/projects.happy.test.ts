@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { and, asc, eq, inArray, isNull, sql as raw } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedData } from "../../seeds/index.ts";
+import seedProjects from "../../seeds/data/projects.json" with { type: "json" };
 import { itemKey, resetIsolateCache } from "../../workers/cache/index.ts";
 import { projects } from "../../workers/db/schema/projects.ts";
 import type { GetProjectResponse } from "../../workers/routes/projects/get-project.ts";
@@ -16,7 +16,7 @@ const sub = uniqueSub("projects-happy");
 /** A word no seed project contains, so full-text search finds exactly this suite's projects. */
 const marker = `zq${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
 const created: string[] = [];
-const seedIds = new Set(seedData.projects.map((p) => (p as { id: string }).id));
+const seedIds = new Set<string>(seedProjects.map((p) => p.id));
 let admin: Record<string, string>;
 let viewer: Record<string, string>;
 
