@@ -3,6 +3,7 @@ import {
 	grantsFromScope,
 	type Permission,
 	permissionsBeyond,
+	RESOURCES,
 	ROLE_PERMISSIONS,
 	unknownScopeTokens,
 } from "../../workers/auth/permissions.ts";
@@ -164,5 +165,35 @@ describe("assertWritableFields (no mass assignment)", () => {
 		expect(() =>
 			assertWritableFields(user("viewer"), { name: "x", budget_cents: undefined, limits: {} }, rules),
 		).not.toThrow();
+	});
+});
+
+describe("docs/identity.md", () => {
+	it("shows the permission table ROLE_PERMISSIONS defines", async () => {
+		const { default: doc } = await import("../../docs/identity.md?raw");
+		const roles = ["admin", "governor", "sector_manager", "regional", "partner", "viewer"] as const;
+		const rows = (doc as string)
+			.split("\n")
+			.filter((line) => /^\| [a-z_]+ \| (read|–)/.test(line))
+			.map((line) =>
+				line
+					.split("|")
+					.slice(1, -1)
+					.map((cell) => cell.trim()),
+			);
+		expect(rows.map((row) => row[0])).toEqual([...RESOURCES]);
+		for (const [resource, ...cells] of rows) {
+			roles.forEach((role, i) => {
+				const held = new Set(ROLE_PERMISSIONS[role]);
+				const documented = cells[i] ?? "";
+				expect(documented.startsWith("read, write"), `${resource} / ${role}`).toBe(
+					held.has(`${resource}:write` as Permission) || (resource === "profile" && documented.endsWith("*")),
+				);
+				const reads =
+					held.has(`${resource}:read` as Permission) || held.has(`${resource}:write` as Permission);
+				if (reads) expect(documented, `${resource} / ${role}`).toMatch(/^read/);
+				if (documented === "–") expect(reads, `${resource} / ${role}`).toBe(false);
+			});
+		}
 	});
 });

@@ -43,11 +43,9 @@ const READ_ONLY_FIELDS = [
 export const UpdateApiKeyBody = strictBody(
 	{
 		name: z.string().trim().min(1).max(100).optional(),
-		rate_limit: RateLimitSchema.nullable()
-			.optional()
-			.openapi({
-				description: "Admin only: this key's own limit; null returns it to the deployment default",
-			}),
+		rate_limit: RateLimitSchema.nullable().optional().openapi({
+			description: "Admin only: this key's own limit; null returns it to the deployment default",
+		}),
 	},
 	READ_ONLY_FIELDS,
 )
