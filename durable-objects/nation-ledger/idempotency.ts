@@ -26,7 +26,9 @@ export class IdempotencyStore {
 		const row = this.sql
 			.exec<KeyRow>("select fingerprint, status, body from idempotency_keys where key = ?", key)
 			.toArray()[0];
-		return row ? { fingerprint: row.fingerprint, status: row.status as 200 | 201, body: row.body } : undefined;
+		return row
+			? { fingerprint: row.fingerprint, status: row.status as 200 | 201, body: row.body }
+			: undefined;
 	}
 
 	save(key: string, response: StoredResponse, nowMs: number): void {
@@ -42,8 +44,10 @@ export class IdempotencyStore {
 
 	/** Deletes the keys older than the retention; returns how many. */
 	sweep(nowMs: number): number {
-		return this.sql.exec("delete from idempotency_keys where created_at_ms < ?", nowMs - IDEMPOTENCY_RETENTION_MS)
-			.rowsWritten;
+		return this.sql.exec(
+			"delete from idempotency_keys where created_at_ms < ?",
+			nowMs - IDEMPOTENCY_RETENTION_MS,
+		).rowsWritten;
 	}
 
 	/** When the oldest key may be swept, or null when there is none. */

@@ -239,7 +239,8 @@ export class NationLedger extends DurableObject<Env> {
 		if (query.toSeq !== undefined) add("sequence <= ?", query.toSeq);
 		if (query.kind !== undefined) add("kind = ?", query.kind);
 		if (query.phase !== undefined) add("phase = ?", query.phase);
-		if (query.account !== undefined) add("(debit_account = ? or credit_account = ?)", query.account, query.account);
+		if (query.account !== undefined)
+			add("(debit_account = ? or credit_account = ?)", query.account, query.account);
 		if (query.sinceMs !== undefined) add("timestamp_ms >= ?", query.sinceMs);
 		if (query.untilMs !== undefined) add("timestamp_ms < ?", query.untilMs);
 		const rows = this.store.entries(nation.iso2, where, bindings, limit + 1);
@@ -331,7 +332,10 @@ export class NationLedger extends DurableObject<Env> {
 	): Promise<LedgerWriteResult<T>> {
 		const nation = this.nation;
 		if (!nation) {
-			return { ok: false, refusal: refusal("nation_not_found", `No nation's ledger is named "${this.ctx.id.name}"`) };
+			return {
+				ok: false,
+				refusal: refusal("nation_not_found", `No nation's ledger is named "${this.ctx.id.name}"`),
+			};
 		}
 		const now = Date.now();
 		this.expireDue(nation, now);
@@ -344,7 +348,13 @@ export class NationLedger extends DurableObject<Env> {
 				return {
 					ok: false,
 					refusal: refusal("invalid_input", "The Idempotency-Key is invalid", {
-						errors: [{ path: ["Idempotency-Key"], message: checked.error.issues[0]?.message ?? "invalid", code: "invalid_format" }],
+						errors: [
+							{
+								path: ["Idempotency-Key"],
+								message: checked.error.issues[0]?.message ?? "invalid",
+								code: "invalid_format",
+							},
+						],
 					}),
 				};
 			}
@@ -424,7 +434,12 @@ export class NationLedger extends DurableObject<Env> {
 		items.forEach((item, index) => {
 			const id = item.id ?? `tr_${crypto.randomUUID().replaceAll("-", "")}`;
 			if (seen.has(id)) {
-				errors.push({ index, id, reason: "id_used_twice_in_batch", detail: `Transfer id ${id} appears twice in the batch` });
+				errors.push({
+					index,
+					id,
+					reason: "id_used_twice_in_batch",
+					detail: `Transfer id ${id} appears twice in the batch`,
+				});
 				return;
 			}
 			seen.add(id);
@@ -500,7 +515,8 @@ export class NationLedger extends DurableObject<Env> {
 		if (!AnyTransferId.safeParse(pendingId).success) return Promise.resolve(notFound(pendingId));
 		return this.write(`transfers/${pendingId}/${phase}`, input, options, (nation, now) => {
 			const pending = this.store.entryById(nation.iso2, pendingId);
-			if (!pending) return refusal("transfer_not_found", `No transfer ${pendingId} in ${nation.iso2}'s ledger`);
+			if (!pending)
+				return refusal("transfer_not_found", `No transfer ${pendingId} in ${nation.iso2}'s ledger`);
 			if (pending.phase !== "pending") {
 				return refusal(
 					"transfer_not_pending",
@@ -509,10 +525,16 @@ export class NationLedger extends DurableObject<Env> {
 			}
 			const state = this.store.pendingState(pendingId);
 			if (state?.state === "posted") {
-				return refusal("pending_transfer_already_posted", `Pending transfer ${pendingId} was already posted by ${state.resolved_by}`);
+				return refusal(
+					"pending_transfer_already_posted",
+					`Pending transfer ${pendingId} was already posted by ${state.resolved_by}`,
+				);
 			}
 			if (state?.state === "voided") {
-				return refusal("pending_transfer_already_voided", `Pending transfer ${pendingId} was already voided by ${state.resolved_by}`);
+				return refusal(
+					"pending_transfer_already_voided",
+					`Pending transfer ${pendingId} was already voided by ${state.resolved_by}`,
+				);
 			}
 			if (state?.state === "expired") {
 				return refusal(
@@ -537,7 +559,12 @@ export class NationLedger extends DurableObject<Env> {
 							amount,
 							held: pending.amount,
 						}
-					: { effect: "release", debit: pending.debit_account, credit: pending.credit_account, held: pending.amount };
+					: {
+							effect: "release",
+							debit: pending.debit_account,
+							credit: pending.credit_account,
+							held: pending.amount,
+						};
 			const refused = applyMovement(sheet, movement);
 			if (refused) return refusal(refused, describeRefusal(refused, movement, sheet));
 			const entry = this.chain(nation, now).seal({
@@ -570,7 +597,8 @@ export class NationLedger extends DurableObject<Env> {
 		now: number,
 	): Plan<TransferView> | LedgerRefusal {
 		const original = this.store.entryById(nation.iso2, transferId);
-		if (!original) return refusal("transfer_not_found", `No transfer ${transferId} in ${nation.iso2}'s ledger`);
+		if (!original)
+			return refusal("transfer_not_found", `No transfer ${transferId} in ${nation.iso2}'s ledger`);
 		if (original.kind === "reversal") {
 			return refusal(
 				"cannot_reverse_reversal",
@@ -584,11 +612,17 @@ export class NationLedger extends DurableObject<Env> {
 			);
 		}
 		if (original.phase === "void" || original.phase === "expire") {
-			return refusal("cannot_reverse_release", `Entry ${transferId} only released a hold; it moved no money to reverse`);
+			return refusal(
+				"cannot_reverse_release",
+				`Entry ${transferId} only released a hold; it moved no money to reverse`,
+			);
 		}
 		const reversedBy = this.store.reversalOf(transferId);
 		if (reversedBy) {
-			return refusal("transfer_already_reversed", `Transfer ${transferId} was already reversed by ${reversedBy}`);
+			return refusal(
+				"transfer_already_reversed",
+				`Transfer ${transferId} was already reversed by ${reversedBy}`,
+			);
 		}
 		const sheet = cloneBalanceSheet(this.sheet);
 		const movement: Movement = {
@@ -713,7 +747,8 @@ export class NationLedger extends DurableObject<Env> {
 	private async scheduleFromState(): Promise<void> {
 		const now = Date.now();
 		const candidates: number[] = [];
-		if (this.store.outboxStats().count > 0) candidates.push(Math.max(now, this.projection.nextAttemptAtMs ?? now));
+		if (this.store.outboxStats().count > 0)
+			candidates.push(Math.max(now, this.projection.nextAttemptAtMs ?? now));
 		const expiry = this.store.nextExpiryMs();
 		if (expiry !== null) candidates.push(expiry);
 		const sweep = this.keys.nextSweepMs();
@@ -743,7 +778,10 @@ function invalid(error: z.ZodError): { ok: false; refusal: LedgerRefusal } {
 }
 
 function notFound(id: string): { ok: false; refusal: LedgerRefusal } {
-	return { ok: false, refusal: refusal("transfer_not_found", `No transfer ${JSON.stringify(id)} in this ledger`) };
+	return {
+		ok: false,
+		refusal: refusal("transfer_not_found", `No transfer ${JSON.stringify(id)} in this ledger`),
+	};
 }
 
 function referenceOf(reference: TransferInput["reference"]): LedgerEntry["reference"] {
@@ -757,7 +795,9 @@ function referenceOf(reference: TransferInput["reference"]): LedgerEntry["refere
 /** Whether a transfer being created again with an existing id asks for exactly what the ledger holds. */
 function sameTransfer(existing: LedgerEntry, item: TransferInput): boolean {
 	const timeout =
-		existing.expires_at_ms === null ? null : Math.round((existing.expires_at_ms - existing.timestamp_ms) / 1000);
+		existing.expires_at_ms === null
+			? null
+			: Math.round((existing.expires_at_ms - existing.timestamp_ms) / 1000);
 	const held: CanonicalValue = {
 		kind: existing.kind,
 		phase: existing.phase,
@@ -806,4 +846,3 @@ function rootMessage(error: unknown): string {
 	while (current instanceof Error && current.cause instanceof Error) current = current.cause;
 	return current instanceof Error ? current.message : String(current);
 }
-

@@ -57,7 +57,8 @@ export async function writeProjection(
 					);
 				const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
 				for (const entry of replayed) {
-					if (hashes.get(entry.sequence) !== entry.hash) throw new ProjectionDivergenceError(nation, entry.sequence);
+					if (hashes.get(entry.sequence) !== entry.hash)
+						throw new ProjectionDivergenceError(nation, entry.sequence);
 				}
 			}
 			const lagMs = sql`greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms})::integer`;

@@ -133,7 +133,11 @@ export class LedgerStore {
 			entry.prev_hash,
 			entry.hash,
 		);
-		this.sql.exec("insert into outbox (sequence, enqueued_at_ms) values (?, ?)", entry.sequence, enqueuedAtMs);
+		this.sql.exec(
+			"insert into outbox (sequence, enqueued_at_ms) values (?, ?)",
+			entry.sequence,
+			enqueuedAtMs,
+		);
 		if (entry.phase === "pending") {
 			this.sql.exec(
 				"insert into pending_transfers (id, state, expires_at_ms) values (?, 'pending', ?)",
@@ -285,5 +289,11 @@ export function toTransferView(
 
 /** The status an entry has when it is written. */
 export function initialStatus(phase: EntryPhase): TransferStatus {
-	return phase === "pending" ? "pending" : phase === "void" ? "voided" : phase === "expire" ? "expired" : "posted";
+	return phase === "pending"
+		? "pending"
+		: phase === "void"
+			? "voided"
+			: phase === "expire"
+				? "expired"
+				: "posted";
 }

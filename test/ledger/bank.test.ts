@@ -50,8 +50,18 @@ it("concurrent clients with retries never break a constraint, lose or duplicate 
 	const l = ledger(NATION);
 	const seed = await l.batch([
 		{ kind: "adjustment", debit_account: "treasury", credit_account: "national_funding", amount: 2_000_000 },
-		{ kind: "contribution", debit_account: "fund_contributions", credit_account: "contributions_payable", amount: 500_000 },
-		{ kind: "distribution", debit_account: "distributions_receivable", credit_account: "distributions_received", amount: 500_000 },
+		{
+			kind: "contribution",
+			debit_account: "fund_contributions",
+			credit_account: "contributions_payable",
+			amount: 500_000,
+		},
+		{
+			kind: "distribution",
+			debit_account: "distributions_receivable",
+			credit_account: "distributions_received",
+			amount: 500_000,
+		},
 	]);
 	expect(seed.ok).toBe(true);
 
@@ -63,7 +73,9 @@ it("concurrent clients with retries never break a constraint, lose or duplicate 
 
 	const acknowledge = (result: LedgerWriteResult<TransferView>, body: Record<string, unknown>) => {
 		if (!result.ok) {
-			expect(["exceeds_debits", "exceeds_credits"], JSON.stringify(result.refusal)).toContain(result.refusal.reason);
+			expect(["exceeds_debits", "exceeds_credits"], JSON.stringify(result.refusal)).toContain(
+				result.refusal.reason,
+			);
 			refusedForBalance += 1;
 			return;
 		}
@@ -146,7 +158,9 @@ it("concurrent clients with retries never break a constraint, lose or duplicate 
 		expect(found, id).toHaveLength(1);
 		expect(found[0]).toMatchObject({ sequence, amount: body.amount, debit_account: body.debit_account });
 	}
-	const clientCreated = entries.filter((e) => e.sequence > 3 && (e.phase === "single" || e.phase === "pending"));
+	const clientCreated = entries.filter(
+		(e) => e.sequence > 3 && (e.phase === "single" || e.phase === "pending"),
+	);
 	expect(clientCreated).toHaveLength(acknowledged.size);
 
 	// Replaying the entries never takes a constrained account out of bounds and lands on the ledger's balances.
@@ -155,7 +169,8 @@ it("concurrent clients with retries never break a constraint, lose or duplicate 
 	for (const entry of entries) {
 		const accounts = { debit: entry.debit_account, credit: entry.credit_account };
 		let refused: string | null = null;
-		if (entry.phase === "single") refused = applyMovement(replay, { effect: "post", ...accounts, amount: entry.amount });
+		if (entry.phase === "single")
+			refused = applyMovement(replay, { effect: "post", ...accounts, amount: entry.amount });
 		else if (entry.phase === "pending") {
 			held.set(entry.id, entry.amount);
 			refused = applyMovement(replay, { effect: "reserve", ...accounts, amount: entry.amount });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ACCOUNT_CODES, ACCOUNTS, CREATABLE_KINDS, KIND_PAIRS } from "../../workers/domain/ledger/accounts.ts";
+import {
+	ACCOUNT_CODES,
+	ACCOUNTS,
+	CREATABLE_KINDS,
+	KIND_PAIRS,
+} from "../../workers/domain/ledger/accounts.ts";
 import {
 	applyMovement,
 	balancesDigest,
@@ -35,7 +40,7 @@ const FIRST: UnhashedEntry = {
 	pending_id: null,
 	reverses_id: null,
 	reference: { project_id: null, distribution_id: null, period: "2026-Q1" },
-	metadata: { note: "Budget line 7 — \"covenant\"", b: "2" },
+	metadata: { note: 'Budget line 7 — "covenant"', b: "2" },
 	timestamp_ms: 1_795_000_000_000,
 	expires_at_ms: null,
 	prev_hash: GENESIS_HASH,
@@ -106,14 +111,27 @@ describe("hash chain verification", () => {
 describe("balance constraints", () => {
 	it("refuses to overdraw a debit-normal account, counting pending holds", () => {
 		const sheet = emptyBalanceSheet();
-		expect(applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: 100 })).toBeNull();
-		expect(applyMovement(sheet, { effect: "reserve", debit: "disbursements", credit: "treasury", amount: 60 })).toBeNull();
-		expect(applyMovement(sheet, { effect: "post", debit: "disbursements", credit: "treasury", amount: 41 })).toBe(
-			"exceeds_debits",
-		);
-		expect(sheet.treasury).toEqual({ debits_pending: 0, debits_posted: 100, credits_pending: 60, credits_posted: 0 });
-		expect(applyMovement(sheet, { effect: "release", debit: "disbursements", credit: "treasury", held: 60 })).toBeNull();
-		expect(applyMovement(sheet, { effect: "post", debit: "disbursements", credit: "treasury", amount: 100 })).toBeNull();
+		expect(
+			applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: 100 }),
+		).toBeNull();
+		expect(
+			applyMovement(sheet, { effect: "reserve", debit: "disbursements", credit: "treasury", amount: 60 }),
+		).toBeNull();
+		expect(
+			applyMovement(sheet, { effect: "post", debit: "disbursements", credit: "treasury", amount: 41 }),
+		).toBe("exceeds_debits");
+		expect(sheet.treasury).toEqual({
+			debits_pending: 0,
+			debits_posted: 100,
+			credits_pending: 60,
+			credits_posted: 0,
+		});
+		expect(
+			applyMovement(sheet, { effect: "release", debit: "disbursements", credit: "treasury", held: 60 }),
+		).toBeNull();
+		expect(
+			applyMovement(sheet, { effect: "post", debit: "disbursements", credit: "treasury", amount: 100 }),
+		).toBeNull();
 		expect(constraintViolations(sheet)).toEqual([]);
 	});
 
@@ -127,10 +145,12 @@ describe("balance constraints", () => {
 	it("refuses totals beyond 2^53 − 1", () => {
 		const sheet = emptyBalanceSheet();
 		const max = Number.MAX_SAFE_INTEGER;
-		expect(applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: max })).toBeNull();
-		expect(applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: 1 })).toBe(
-			"overflows_debits",
-		);
+		expect(
+			applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: max }),
+		).toBeNull();
+		expect(
+			applyMovement(sheet, { effect: "post", debit: "treasury", credit: "national_funding", amount: 1 }),
+		).toBe("overflows_debits");
 	});
 
 	it("digests balances canonically", () => {
@@ -155,20 +175,26 @@ describe("chart of accounts and inputs", () => {
 	});
 
 	it("validates amounts, accounts, kinds and pairs", () => {
-		const base = { kind: "disbursement", debit_account: "disbursements", credit_account: "treasury", amount: 100 };
+		const base = {
+			kind: "disbursement",
+			debit_account: "disbursements",
+			credit_account: "treasury",
+			amount: 100,
+		};
 		expect(TransferInput.safeParse(base).success).toBe(true);
 		for (const amount of [0, -1, 1.5, 2 ** 53, "100", null]) {
 			expect(TransferInput.safeParse({ ...base, amount }).success, String(amount)).toBe(false);
 		}
 		expect(TransferInput.safeParse({ ...base, amount: Number.MAX_SAFE_INTEGER }).success).toBe(true);
-		expect(TransferInput.safeParse({ ...base, credit_account: "disbursements" }).error?.issues[0]?.message).toMatch(
-			/must be different/,
-		);
+		expect(
+			TransferInput.safeParse({ ...base, credit_account: "disbursements" }).error?.issues[0]?.message,
+		).toMatch(/must be different/);
 		expect(TransferInput.safeParse({ ...base, credit_account: "cash" }).success).toBe(false);
 		expect(TransferInput.safeParse({ ...base, kind: "reversal" }).success).toBe(false);
-		expect(TransferInput.safeParse({ ...base, credit_account: "distributions_received" }).error?.issues[0]?.message).toMatch(
-			/cannot move money/,
-		);
+		expect(
+			TransferInput.safeParse({ ...base, credit_account: "distributions_received" }).error?.issues[0]
+				?.message,
+		).toMatch(/cannot move money/);
 		expect(TransferInput.safeParse({ ...base, timeout_seconds: 5 }).success).toBe(false);
 		expect(TransferInput.safeParse({ ...base, surprise: 1 }).success).toBe(false);
 		expect(BatchInput.safeParse({ transfers: Array.from({ length: 1001 }, () => base) }).success).toBe(false);

@@ -44,7 +44,10 @@ const disburse = (amount: number, extra: Record<string, unknown> = {}) => ({
 describe("ledger over HTTP", () => {
 	it("records a transfer, shows balances and the transfer, and lists entries with a cursor", async () => {
 		const c = await client("CM");
-		const created = await c.post("/transfers", fund(250_000, { id: "cm-fund", reference: { period: "2026-Q1" } }));
+		const created = await c.post(
+			"/transfers",
+			fund(250_000, { id: "cm-fund", reference: { period: "2026-Q1" } }),
+		);
 		expect(created.status).toBe(201);
 		const transfer = await json<TransferResponse>(created);
 		expect(transfer).toMatchObject({ id: "cm-fund", nation: "CM", sequence: 1, status: "posted" });
@@ -71,7 +74,9 @@ describe("ledger over HTTP", () => {
 		expect(first.next_cursor).not.toBeNull();
 		const rest = await json<ListEntriesResponse>(await c.get(`/entries?limit=2&cursor=${first.next_cursor}`));
 		expect(rest).toMatchObject({ data: [{ sequence: 3 }], next_cursor: null });
-		const filtered = await json<ListEntriesResponse>(await c.get("/entries?kind=adjustment&account=treasury"));
+		const filtered = await json<ListEntriesResponse>(
+			await c.get("/entries?kind=adjustment&account=treasury"),
+		);
 		expect(filtered.data.map((e) => e.id)).toEqual(["cm-fund"]);
 		const none = await json<ListEntriesResponse>(await c.get("/entries?since=2100-01-01T00:00:00Z"));
 		expect(none.data).toEqual([]);
@@ -80,7 +85,11 @@ describe("ledger over HTTP", () => {
 	it("takes a batch, and two-phase post/void/reverse", async () => {
 		const c = await client("NG");
 		const batch = await c.post("/transfers", {
-			transfers: [fund(1_000), disburse(300, { id: "ng-hold", pending: true }), disburse(100, { id: "ng-spend" })],
+			transfers: [
+				fund(1_000),
+				disburse(300, { id: "ng-hold", pending: true }),
+				disburse(100, { id: "ng-spend" }),
+			],
 		});
 		expect(batch.status).toBe(201);
 		expect((await json<BatchResponse>(batch)).created).toBe(3);
@@ -95,10 +104,17 @@ describe("ledger over HTTP", () => {
 		const reversed = await c.post("/transfers/ng-spend/reverse", { metadata: { reason: "error" } });
 		expect(reversed.status).toBe(201);
 		const reversal = await json<TransferResponse>(reversed);
-		expect(reversal).toMatchObject({ kind: "reversal", reverses_id: "ng-spend", metadata: { reason: "error" } });
+		expect(reversal).toMatchObject({
+			kind: "reversal",
+			reverses_id: "ng-spend",
+			metadata: { reason: "error" },
+		});
 		const again = await c.post(`/transfers/${reversal.id}/reverse`, {});
 		expect(again.status).toBe(422);
-		expect(await json<Problem>(again)).toMatchObject({ code: "unprocessable", reason: "cannot_reverse_reversal" });
+		expect(await json<Problem>(again)).toMatchObject({
+			code: "unprocessable",
+			reason: "cannot_reverse_reversal",
+		});
 	});
 
 	it("replays the stored response for a retried key and refuses the key with another body", async () => {
@@ -140,7 +156,10 @@ describe("bad input: a specific problem each, nothing applied", () => {
 			expect(response.status, JSON.stringify(body)).toBe(400);
 			const problem = await json<Problem>(response);
 			expect(response.headers.get("content-type")).toMatch(/problem\+json/);
-			expect(problem.errors?.map((e) => e.path), JSON.stringify(body)).toContainEqual(path);
+			expect(
+				problem.errors?.map((e) => e.path),
+				JSON.stringify(body),
+			).toContainEqual(path);
 		}
 		expect((await json<GetLedgerResponse>(await c.get())).head.sequence).toBe(0);
 	});
@@ -207,7 +226,11 @@ describe("access", () => {
 		});
 		expect(own.status).toBe(201);
 		expect((await call("/v1/nations/tgo/ledger", { headers: governor })).status).toBe(200);
-		for (const path of ["/v1/nations/BF/ledger", "/v1/nations/BF/ledger/entries", "/v1/nations/BF/ledger/transfers/x"]) {
+		for (const path of [
+			"/v1/nations/BF/ledger",
+			"/v1/nations/BF/ledger/entries",
+			"/v1/nations/BF/ledger/transfers/x",
+		]) {
 			expect((await call(path, { headers: governor })).status, path).toBe(404);
 		}
 		const foreign = await call("/v1/nations/BF/ledger/transfers", {
@@ -217,7 +240,9 @@ describe("access", () => {
 		});
 		expect(foreign.status).toBe(404);
 		const admin = await bearer("admin");
-		expect((await json<GetLedgerResponse>(await call("/v1/nations/BF/ledger", { headers: admin }))).head.sequence).toBe(0);
+		expect(
+			(await json<GetLedgerResponse>(await call("/v1/nations/BF/ledger", { headers: admin }))).head.sequence,
+		).toBe(0);
 	});
 
 	it("lets a regional officer read the ledgers of its region only, never write", async () => {

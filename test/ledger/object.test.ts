@@ -40,7 +40,10 @@ describe("transfers and constraints", () => {
 		expect(first).toMatchObject({ sequence: 1, status: "posted", amount: 10_000, currency: "USD" });
 		ok(await l.transfer(disburse(4_000), { idempotencyKey: key() }));
 		const refused = await l.transfer(disburse(6_001), { idempotencyKey: key() });
-		expect(refused).toMatchObject({ ok: false, refusal: { code: "unprocessable", reason: "exceeds_debits" } });
+		expect(refused).toMatchObject({
+			ok: false,
+			refusal: { code: "unprocessable", reason: "exceeds_debits" },
+		});
 		const view = await l.balances();
 		const treasury = view.accounts.find((a) => a.code === "treasury");
 		expect(treasury).toMatchObject({ balance: 6_000, available: 6_000 });
@@ -51,7 +54,10 @@ describe("transfers and constraints", () => {
 	it("validates RPC callers with the same schema as HTTP", async () => {
 		const l = nation("SN");
 		const result = await l.transfer({ ...fund(5), amount: 0 });
-		expect(result).toMatchObject({ ok: false, refusal: { code: "invalid_request", reason: "invalid_input" } });
+		expect(result).toMatchObject({
+			ok: false,
+			refusal: { code: "invalid_request", reason: "invalid_input" },
+		});
 		if (!result.ok) expect(result.refusal.errors?.[0]?.path).toEqual(["amount"]);
 		expect((await l.head()).sequence).toBe(0);
 	});
@@ -63,7 +69,10 @@ describe("transfers and constraints", () => {
 		const again = await l.transfer(fund(500, "fund-1"));
 		expect(again).toMatchObject({ ok: true, status: 200, body: { id: "fund-1", sequence: 1 } });
 		const changed = await l.transfer(fund(501, "fund-1"));
-		expect(changed).toMatchObject({ ok: false, refusal: { code: "conflict", reason: "id_already_exists_with_different_fields" } });
+		expect(changed).toMatchObject({
+			ok: false,
+			refusal: { code: "conflict", reason: "id_already_exists_with_different_fields" },
+		});
 		expect((await l.head()).sequence).toBe(1);
 	});
 });
@@ -111,7 +120,10 @@ describe("two-phase transfers", () => {
 		expect(pending.status).toBe("pending");
 		let treasury = (await l.balances()).accounts.find((a) => a.code === "treasury");
 		expect(treasury).toMatchObject({ balance: 1_000, available: 200, credits_pending: 800 });
-		expect(await l.transfer(disburse(201))).toMatchObject({ ok: false, refusal: { reason: "exceeds_debits" } });
+		expect(await l.transfer(disburse(201))).toMatchObject({
+			ok: false,
+			refusal: { reason: "exceeds_debits" },
+		});
 
 		const posted = ok(await l.post("hold-1", { amount: 500 }, { idempotencyKey: key() }));
 		expect(posted).toMatchObject({ id: "hold-1~post", phase: "post", amount: 500, pending_id: "hold-1" });
@@ -123,7 +135,10 @@ describe("two-phase transfers", () => {
 			ok: false,
 			refusal: { code: "conflict", reason: "pending_transfer_already_posted" },
 		});
-		expect(await l.void("hold-1")).toMatchObject({ ok: false, refusal: { reason: "pending_transfer_already_posted" } });
+		expect(await l.void("hold-1")).toMatchObject({
+			ok: false,
+			refusal: { reason: "pending_transfer_already_posted" },
+		});
 	});
 
 	it("voids a pending transfer; a voided one cannot be posted; a post cannot exceed the hold", async () => {
@@ -167,7 +182,9 @@ describe("reversals", () => {
 		const l = nation("BW");
 		const funding = ok(await l.transfer(fund(1_000)));
 		const spend = ok(await l.transfer(disburse(300)));
-		const reversal = ok(await l.reverse(spend.id, { metadata: { reason: "duplicate invoice" } }, { idempotencyKey: key() }));
+		const reversal = ok(
+			await l.reverse(spend.id, { metadata: { reason: "duplicate invoice" } }, { idempotencyKey: key() }),
+		);
 		expect(reversal).toMatchObject({
 			id: `${spend.id}~reversal`,
 			kind: "reversal",
@@ -177,13 +194,22 @@ describe("reversals", () => {
 			reverses_id: spend.id,
 		});
 		expect(await l.getTransfer(spend.id)).toMatchObject({ reversed_by: reversal.id });
-		expect(await l.reverse(spend.id)).toMatchObject({ ok: false, refusal: { code: "conflict", reason: "transfer_already_reversed" } });
-		expect(await l.reverse(reversal.id)).toMatchObject({ ok: false, refusal: { reason: "cannot_reverse_reversal" } });
+		expect(await l.reverse(spend.id)).toMatchObject({
+			ok: false,
+			refusal: { code: "conflict", reason: "transfer_already_reversed" },
+		});
+		expect(await l.reverse(reversal.id)).toMatchObject({
+			ok: false,
+			refusal: { reason: "cannot_reverse_reversal" },
+		});
 		ok(await l.transfer(disburse(900)));
 		// Reversing the funding would take 1,000 out of a treasury holding 100.
 		expect(await l.reverse(funding.id)).toMatchObject({ ok: false, refusal: { reason: "exceeds_debits" } });
 		ok(await l.transfer(disburse(50, { id: "hold-4", pending: true })));
-		expect(await l.reverse("hold-4")).toMatchObject({ ok: false, refusal: { reason: "cannot_reverse_pending_transfer" } });
+		expect(await l.reverse("hold-4")).toMatchObject({
+			ok: false,
+			refusal: { reason: "cannot_reverse_pending_transfer" },
+		});
 		expect(await l.reverse("missing")).toMatchObject({ ok: false, refusal: { code: "not_found" } });
 	});
 });
@@ -209,7 +235,9 @@ describe("idempotency keys", () => {
 	it("answers concurrent duplicates with one transfer", async () => {
 		const l = nation("SZ");
 		const k = key();
-		const results = await Promise.all(Array.from({ length: 20 }, () => l.transfer(fund(42), { idempotencyKey: k })));
+		const results = await Promise.all(
+			Array.from({ length: 20 }, () => l.transfer(fund(42), { idempotencyKey: k })),
+		);
 		const bodies = results.map((r) => ok(r) as TransferView);
 		expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
 		expect(results.filter((r) => r.ok && !r.replayed)).toHaveLength(1);
@@ -221,7 +249,10 @@ describe("idempotency keys", () => {
 		const k = key();
 		expect(await l.transfer(disburse(100), { idempotencyKey: k })).toMatchObject({ ok: false });
 		ok(await l.transfer(fund(100)));
-		expect(await l.transfer(disburse(100), { idempotencyKey: k })).toMatchObject({ ok: true, replayed: false });
+		expect(await l.transfer(disburse(100), { idempotencyKey: k })).toMatchObject({
+			ok: true,
+			replayed: false,
+		});
 	});
 
 	it("sweeps keys older than 24 hours in the alarm", async () => {
@@ -229,7 +260,10 @@ describe("idempotency keys", () => {
 		const k = key();
 		ok(await l.transfer(fund(1), { idempotencyKey: k }));
 		await runInDurableObject(l, (_instance, state) => {
-			state.storage.sql.exec("update idempotency_keys set created_at_ms = created_at_ms - ?", 24 * 3_600_000 + 1);
+			state.storage.sql.exec(
+				"update idempotency_keys set created_at_ms = created_at_ms - ?",
+				24 * 3_600_000 + 1,
+			);
 		});
 		await runDurableObjectAlarm(l);
 		const remaining = await runInDurableObject(l, (_instance, state) =>
@@ -251,7 +285,9 @@ describe("hash chain and durability", () => {
 		expect(verifyChain(page.entries)).toEqual({ ok: true, sequence: 4, hash: head.hash });
 		const second = await l.entries({ fromSeq: 2, limit: 1 });
 		expect(second).toMatchObject({ entries: [{ sequence: 2 }], next_from_seq: 3 });
-		expect((await l.entries({ account: "disbursements", phase: "single" })).entries.map((e) => e.sequence)).toEqual([2]);
+		expect(
+			(await l.entries({ account: "disbursements", phase: "single" })).entries.map((e) => e.sequence),
+		).toEqual([2]);
 	});
 
 	it("keeps balances, head and keys across an eviction", async () => {

@@ -67,7 +67,10 @@ describe("outbox projection into Postgres", () => {
 		await setProjectionDatabase("PE", STOPPED_PROJECTION);
 		for (let i = 0; i < 20; i++) {
 			const written = await l.transfer(
-				fund(1_000 + i, { reference: { period: "2026-11", project_id: crypto.randomUUID() }, metadata: { i: String(i) } }),
+				fund(1_000 + i, {
+					reference: { period: "2026-11", project_id: crypto.randomUUID() },
+					metadata: { i: String(i) },
+				}),
 				{ idempotencyKey: key() },
 			);
 			expect(written.ok).toBe(true);
@@ -100,7 +103,12 @@ describe("outbox projection into Postgres", () => {
 		await setProjectionDatabase("PE", LIVE_PROJECTION);
 		await drain("PE");
 		const after = await l.balances();
-		expect(after.projection).toMatchObject({ lag_entries: 0, projected_sequence: 122, consecutive_failures: 0, last_error: null });
+		expect(after.projection).toMatchObject({
+			lag_entries: 0,
+			projected_sequence: 122,
+			consecutive_failures: 0,
+			last_error: null,
+		});
 		const rows = await projectedEntries("PE");
 		expect(rows.map(({ projectedAt: _, ...row }) => row)).toEqual((await allEntries("PE")).map(asProjected));
 	});
@@ -158,7 +166,9 @@ describe("outbox projection into Postgres", () => {
 					await db
 						.select({ id: processedEvents.eventId })
 						.from(processedEvents)
-						.where(and(eq(processedEvents.consumer, "analytics"), like(processedEvents.eventId, "ledger.AR.%")))
+						.where(
+							and(eq(processedEvents.consumer, "analytics"), like(processedEvents.eventId, "ledger.AR.%")),
+						)
 				).map((r) => r.id),
 			);
 		}
@@ -172,7 +182,9 @@ describe("outbox projection into Postgres", () => {
 		expect(health.ledger_projection?.nations).toBeGreaterThanOrEqual(1);
 		expect(health.ledger_projection?.max_lag_ms).toBeGreaterThanOrEqual(0);
 		const count = await withDb(env, (db) =>
-			db.execute<{ n: number }>(sql`select count(*)::int as n from ledger_projection_state where nation_iso2 = 'PE'`),
+			db.execute<{ n: number }>(
+				sql`select count(*)::int as n from ledger_projection_state where nation_iso2 = 'PE'`,
+			),
 		);
 		expect(count.rows[0]?.n).toBe(1);
 	});

@@ -121,7 +121,13 @@ export function isAccountCode(value: unknown): value is AccountCode {
 }
 
 /** Every kind an entry can have. `reversal` is only ever created by reversing a posted transfer. */
-export const TRANSFER_KINDS = ["contribution", "distribution", "disbursement", "adjustment", "reversal"] as const;
+export const TRANSFER_KINDS = [
+	"contribution",
+	"distribution",
+	"disbursement",
+	"adjustment",
+	"reversal",
+] as const;
 export type TransferKind = (typeof TRANSFER_KINDS)[number];
 
 /** The kinds a client may create directly. */
@@ -146,14 +152,22 @@ export const KIND_PAIRS: Readonly<Record<CreatableKind, readonly AccountPair[]>>
 		{ debit: "fund_contributions", credit: "treasury", meaning: "contribute directly, without assessment" },
 	],
 	distribution: [
-		{ debit: "distributions_receivable", credit: "distributions_received", meaning: "declare a distribution" },
+		{
+			debit: "distributions_receivable",
+			credit: "distributions_received",
+			meaning: "declare a distribution",
+		},
 		{ debit: "treasury", credit: "distributions_receivable", meaning: "receive a declared distribution" },
 		{ debit: "treasury", credit: "distributions_received", meaning: "receive a distribution directly" },
 	],
 	disbursement: [{ debit: "disbursements", credit: "treasury", meaning: "disburse to a project" }],
 	adjustment: [
 		{ debit: "treasury", credit: "national_funding", meaning: "fund the treasury from the national budget" },
-		{ debit: "national_funding", credit: "treasury", meaning: "return treasury money to the national budget" },
+		{
+			debit: "national_funding",
+			credit: "treasury",
+			meaning: "return treasury money to the national budget",
+		},
 		{
 			debit: "national_funding",
 			credit: "contributions_payable",

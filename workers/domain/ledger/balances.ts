@@ -124,14 +124,12 @@ export function availableBalance(code: AccountCode, b: AccountBalance): number {
 export function constraintViolations(sheet: BalanceSheet): AccountCode[] {
 	return ACCOUNT_CODES.filter((code) => {
 		const b = sheet[code];
-		switch (ACCOUNTS[code].constraint) {
-			case "debits_must_not_exceed_credits":
-				return b.debits_pending + b.debits_posted > b.credits_posted;
-			case "credits_must_not_exceed_debits":
-				return b.credits_pending + b.credits_posted > b.debits_posted;
-			case "none":
-				return false;
-		}
+		const constraint = ACCOUNTS[code].constraint;
+		if (constraint === "debits_must_not_exceed_credits")
+			return b.debits_pending + b.debits_posted > b.credits_posted;
+		if (constraint === "credits_must_not_exceed_debits")
+			return b.credits_pending + b.credits_posted > b.debits_posted;
+		return false;
 	});
 }
 

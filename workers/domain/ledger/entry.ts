@@ -107,11 +107,13 @@ export function verifyChain(
 ): ChainCheck {
 	let head = from;
 	for (const entry of entries) {
-		if (entry.sequence !== head.sequence + 1) return { ok: false, sequence: entry.sequence, reason: "sequence_gap" };
+		if (entry.sequence !== head.sequence + 1)
+			return { ok: false, sequence: entry.sequence, reason: "sequence_gap" };
 		if (entry.prev_hash !== head.hash) {
 			return { ok: false, sequence: entry.sequence, reason: "prev_hash_mismatch" };
 		}
-		if (hashEntry(entry) !== entry.hash) return { ok: false, sequence: entry.sequence, reason: "hash_mismatch" };
+		if (hashEntry(entry) !== entry.hash)
+			return { ok: false, sequence: entry.sequence, reason: "hash_mismatch" };
 		head = { sequence: entry.sequence, hash: entry.hash };
 	}
 	return { ok: true, ...head };

@@ -53,6 +53,10 @@ export interface LedgerRefusal {
 	transfer_errors?: TransferError[];
 }
 
-export function refusal(reason: RefusalReason, detail: string, extra: Partial<LedgerRefusal> = {}): LedgerRefusal {
+export function refusal(
+	reason: RefusalReason,
+	detail: string,
+	extra: Partial<LedgerRefusal> = {},
+): LedgerRefusal {
 	return { code: REFUSAL_REASONS[reason], reason, detail, ...extra };
 }

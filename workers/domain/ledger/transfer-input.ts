@@ -1,4 +1,7 @@
-import { z } from "zod";
+// zod with the OpenAPI extension loaded first: zod 4 gives each schema its methods when it is created, so schemas
+// made before the extension lacked `.openapi()` for the routes (and other modules) that document them. The
+// package is pure JavaScript, so the module stays usable outside the worker (a verifier, a script).
+import { z } from "@hono/zod-openapi";
 import {
 	ACCOUNT_CODES,
 	CREATABLE_KINDS,
@@ -25,11 +28,9 @@ export const MAX_METADATA_VALUE_LENGTH = 500;
  * ledger derives the ids of second phases and reversals by appending `~post`, `~void`, `~expire` or
  * `~reversal`, which no client id can contain, so derived ids never collide with chosen ones.
  */
-export const TransferId = z
-	.string()
-	.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, {
-		error: "expected 1-100 characters of letters, digits and . _ : -, starting with a letter or digit",
-	});
+export const TransferId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, {
+	error: "expected 1-100 characters of letters, digits and . _ : -, starting with a letter or digit",
+});
 
 /** Any transfer id the ledger may hold, including derived ones (for lookups). */
 export const AnyTransferId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/, {
@@ -64,7 +65,9 @@ export const Reference = z
 
 export const Metadata = z
 	.record(
-		z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, { error: "metadata keys are 1-40 characters of A-Z a-z 0-9 _ . -" }),
+		z
+			.string()
+			.regex(/^[A-Za-z0-9_.-]{1,40}$/, { error: "metadata keys are 1-40 characters of A-Z a-z 0-9 _ . -" }),
 		z.string().max(MAX_METADATA_VALUE_LENGTH, {
 			error: `metadata values are at most ${MAX_METADATA_VALUE_LENGTH} characters`,
 		}),

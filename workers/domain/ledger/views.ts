@@ -1,4 +1,10 @@
-import type { AccountClass, AccountCode, BalanceConstraint, NormalBalance, TransferKind } from "./accounts.ts";
+import type {
+	AccountClass,
+	AccountCode,
+	BalanceConstraint,
+	NormalBalance,
+	TransferKind,
+} from "./accounts.ts";
 import type { EntryPhase, EntryReference, LedgerEntry } from "./entry.ts";
 
 /**

@@ -58,7 +58,9 @@ function validationProblem(error: z.ZodError): ApiError {
 	let errors: ProblemIssue[] = zodIssues(error);
 	if (union && union.code === "invalid_union") {
 		const [asTransfer = [], asBatch = []] = union.errors;
-		const notABatch = asBatch.some((issue) => issue.path[0] === "transfers" && issue.code === "invalid_type" && issue.path.length === 1);
+		const notABatch = asBatch.some(
+			(issue) => issue.path[0] === "transfers" && issue.code === "invalid_type" && issue.path.length === 1,
+		);
 		errors = (notABatch ? asTransfer : asBatch).map((issue) => ({
 			path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
 			message: issue.message,

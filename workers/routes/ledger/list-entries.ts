@@ -14,15 +14,25 @@ export const ListEntriesQuery = z
 	.object({
 		kind: z.enum(TRANSFER_KINDS).optional(),
 		phase: z.enum(ENTRY_PHASES).optional(),
-		account: z.enum(ACCOUNT_CODES).optional().openapi({ description: "Entries that debit or credit this account" }),
-		since: z.iso.datetime({ offset: true }).optional().openapi({ description: "Entries at or after this time" }),
+		account: z
+			.enum(ACCOUNT_CODES)
+			.optional()
+			.openapi({ description: "Entries that debit or credit this account" }),
+		since: z.iso
+			.datetime({ offset: true })
+			.optional()
+			.openapi({ description: "Entries at or after this time" }),
 		until: z.iso.datetime({ offset: true }).optional().openapi({ description: "Entries before this time" }),
 		from_sequence: Sequence.optional().openapi({ description: "First sequence (inclusive)" }),
 		to_sequence: Sequence.optional().openapi({ description: "Last sequence (inclusive)" }),
 		// The covenant-fund issue's names for the same range (the verifier's `?from_seq=&to_seq=`, docs/fund.md).
 		from_seq: Sequence.optional().openapi({ description: "Alias of from_sequence" }),
 		to_seq: Sequence.optional().openapi({ description: "Alias of to_sequence" }),
-		cursor: z.string().max(64).optional().openapi({ description: "next_cursor of the previous page (send the same filters)" }),
+		cursor: z
+			.string()
+			.max(64)
+			.optional()
+			.openapi({ description: "next_cursor of the previous page (send the same filters)" }),
 		limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
 	})
 	.strict();
@@ -30,7 +40,10 @@ export const ListEntriesQuery = z
 export const EntryPageSchema = z
 	.object({
 		data: z.array(EntrySchema.extend({ timestamp: z.string().openapi({ format: "date-time" }) })),
-		next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last" }),
+		next_cursor: z
+			.string()
+			.nullable()
+			.openapi({ description: "Pass as `cursor` for the next page; null on the last" }),
 	})
 	.openapi("LedgerEntryPage");
 export type ListEntriesResponse = z.infer<typeof EntryPageSchema>;
@@ -86,7 +99,10 @@ export const register = (app: App) =>
 		c.header("cache-control", "no-store");
 		return c.json<ListEntriesResponse, 200>(
 			{
-				data: page.entries.map((entry) => ({ ...entry, timestamp: new Date(entry.timestamp_ms).toISOString() })),
+				data: page.entries.map((entry) => ({
+					...entry,
+					timestamp: new Date(entry.timestamp_ms).toISOString(),
+				})),
 				next_cursor: page.next_from_seq === null ? null : `${CURSOR_PREFIX}${page.next_from_seq}`,
 			},
 			200,

@@ -27,7 +27,10 @@ export const route = defineRoute({
 	request: {
 		params: TransferIdParam,
 		headers: IdempotencyHeaders,
-		body: { required: false, content: { "application/json": { schema: PostInput.openapi("LedgerPostInput") } } },
+		body: {
+			required: false,
+			content: { "application/json": { schema: PostInput.openapi("LedgerPostInput") } },
+		},
 	},
 	responses: {
 		201: {

@@ -9,9 +9,13 @@ import type { Database } from "../../db/client.ts";
  */
 export const LedgerProjectionHealthSchema = z
 	.object({
-		nations: z.number().int().openapi({ description: "Nations whose ledger has projected at least one entry" }),
+		nations: z
+			.number()
+			.int()
+			.openapi({ description: "Nations whose ledger has projected at least one entry" }),
 		max_lag_ms: z.number().int().openapi({
-			description: "The largest lag of any nation's last drain: its oldest entry's time from ledger to Postgres",
+			description:
+				"The largest lag of any nation's last drain: its oldest entry's time from ledger to Postgres",
 		}),
 		max_lag_nation: z.string().nullable(),
 		backlog_entries: z.number().int().openapi({

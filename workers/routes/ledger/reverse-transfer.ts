@@ -27,7 +27,10 @@ export const route = defineRoute({
 	request: {
 		params: TransferIdParam,
 		headers: IdempotencyHeaders,
-		body: { required: false, content: { "application/json": { schema: ReverseInput.openapi("LedgerReverseInput") } } },
+		body: {
+			required: false,
+			content: { "application/json": { schema: ReverseInput.openapi("LedgerReverseInput") } },
+		},
 	},
 	responses: {
 		201: {

@@ -1,10 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { LedgerWriteResult } from "../../../durable-objects/nation-ledger/client.ts";
-import {
-	ACCOUNT_CODES,
-	TRANSFER_KINDS,
-} from "../../domain/ledger/accounts.ts";
+import { ACCOUNT_CODES, TRANSFER_KINDS } from "../../domain/ledger/accounts.ts";
 import { ENTRY_PHASES, type LedgerEntry } from "../../domain/ledger/entry.ts";
 import { type LedgerNation, nationByCode } from "../../domain/ledger/nations.ts";
 import { IdempotencyKey } from "../../domain/ledger/transfer-input.ts";
@@ -17,11 +14,18 @@ import { ApiError } from "../../lib/problem.ts";
 export const NationCodeParam = z.object({
 	code: z
 		.string()
-		.openapi({ param: { name: "code", in: "path" }, example: "KE", description: "ISO 3166-1 alpha-2 or alpha-3, any case" }),
+		.openapi({
+			param: { name: "code", in: "path" },
+			example: "KE",
+			description: "ISO 3166-1 alpha-2 or alpha-3, any case",
+		}),
 });
 
 export const TransferIdParam = NationCodeParam.extend({
-	id: z.string().max(128).openapi({ param: { name: "id", in: "path" }, example: "contrib-2026-ke-001" }),
+	id: z
+		.string()
+		.max(128)
+		.openapi({ param: { name: "id", in: "path" }, example: "contrib-2026-ke-001" }),
 });
 
 /**
@@ -45,12 +49,15 @@ export function ledgerNation(
 }
 
 export const IdempotencyHeaders = z.object({
-	"idempotency-key": z.string().optional().openapi({
-		param: { name: "Idempotency-Key", in: "header", required: true },
-		description:
-			"Required. 1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
-		example: "6f1c2b0e-5d1a-4b8e-9a51-0c2f3e4d5a6b",
-	}),
+	"idempotency-key": z
+		.string()
+		.optional()
+		.openapi({
+			param: { name: "Idempotency-Key", in: "header", required: true },
+			description:
+				"Required. 1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
+			example: "6f1c2b0e-5d1a-4b8e-9a51-0c2f3e4d5a6b",
+		}),
 });
 
 /** The request's Idempotency-Key: required on every ledger write (400 when missing or malformed). */
@@ -64,7 +71,13 @@ export function idempotencyKeyOf(c: Context<AppEnv>): string {
 	const checked = IdempotencyKey.safeParse(key);
 	if (!checked.success) {
 		throw new ApiError("invalid_request", "The Idempotency-Key header is invalid", {
-			errors: [{ path: ["Idempotency-Key"], message: checked.error.issues[0]?.message ?? "invalid", code: "invalid_format" }],
+			errors: [
+				{
+					path: ["Idempotency-Key"],
+					message: checked.error.issues[0]?.message ?? "invalid",
+					code: "invalid_format",
+				},
+			],
 		});
 	}
 	return key;
@@ -72,7 +85,8 @@ export function idempotencyKeyOf(c: Context<AppEnv>): string {
 
 export const writeResponseHeaders = z.object({
 	"idempotent-replayed": z.string().optional().openapi({
-		description: "`true` when this is the stored response of an earlier request with the same Idempotency-Key",
+		description:
+			"`true` when this is the stored response of an earlier request with the same Idempotency-Key",
 	}),
 });
 
@@ -88,7 +102,10 @@ export function writeResponse<T, S extends 200 | 201>(c: Context<AppEnv>, result
 }
 
 const Cents = z.number().int().openapi({ description: "Integer USD cents", example: 125_000 });
-const Hash = z.string().regex(/^[0-9a-f]{64}$/).openapi({ description: "Lower-case hex SHA-256" });
+const Hash = z
+	.string()
+	.regex(/^[0-9a-f]{64}$/)
+	.openapi({ description: "Lower-case hex SHA-256" });
 
 const ReferenceSchema = z.object({
 	project_id: z.string().nullable(),
@@ -100,7 +117,10 @@ export const TransferSchema = z
 	.object({
 		id: z.string(),
 		nation: z.string(),
-		sequence: z.number().int().openapi({ description: "The entry's position in the nation's ledger (1, 2, 3 ...)" }),
+		sequence: z
+			.number()
+			.int()
+			.openapi({ description: "The entry's position in the nation's ledger (1, 2, 3 ...)" }),
 		kind: z.enum(TRANSFER_KINDS),
 		phase: z.enum(ENTRY_PHASES),
 		debit_account: z.enum(ACCOUNT_CODES),
@@ -110,7 +130,10 @@ export const TransferSchema = z
 		status: z.enum(["pending", "posted", "voided", "expired"]),
 		pending_id: z.string().nullable(),
 		reverses_id: z.string().nullable(),
-		resolved_by: z.string().nullable().openapi({ description: "For a pending transfer: the entry that posted, voided or expired it" }),
+		resolved_by: z
+			.string()
+			.nullable()
+			.openapi({ description: "For a pending transfer: the entry that posted, voided or expired it" }),
 		reversed_by: z.string().nullable(),
 		reference: ReferenceSchema,
 		metadata: z.record(z.string(), z.string()),
@@ -142,7 +165,8 @@ export const EntrySchema = z
 		hash: Hash,
 	})
 	.openapi("LedgerEntry", {
-		description: "An immutable, hash-chained ledger entry exactly as hashed (see docs/ledger.md for the encoding)",
+		description:
+			"An immutable, hash-chained ledger entry exactly as hashed (see docs/ledger.md for the encoding)",
 	}) satisfies z.ZodType<LedgerEntry>;
 
 export const BatchSchema = z

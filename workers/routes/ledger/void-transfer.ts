@@ -27,7 +27,10 @@ export const route = defineRoute({
 	request: {
 		params: TransferIdParam,
 		headers: IdempotencyHeaders,
-		body: { required: false, content: { "application/json": { schema: VoidInput.openapi("LedgerVoidInput") } } },
+		body: {
+			required: false,
+			content: { "application/json": { schema: VoidInput.openapi("LedgerVoidInput") } },
+		},
 	},
 	responses: {
 		201: {
