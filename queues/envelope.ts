@@ -76,7 +76,10 @@ export class InvalidEventError extends Error {
 		super(
 			`invalid CloudEvent: ${issues
 				.slice(0, 5)
-				.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+				.map(
+					(i) =>
+						`${i.path.join(".") || "(body)"}: ${i.message.length > 120 ? `${i.message.slice(0, 120)}…` : i.message}`,
+				)
 				.join("; ")}`,
 		);
 		this.name = "InvalidEventError";

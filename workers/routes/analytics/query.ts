@@ -20,12 +20,9 @@ export const AnalyticsQuery = z
 		to: IsoDate.optional().openapi({ description: "Last day (UTC), inclusive; default: today" }),
 		sector: z.enum(SECTOR_SLUGS).optional(),
 		serving_region: z.enum(SERVING_REGIONS).optional(),
-		interval: z
-			.enum(["total", "day"])
-			.default("total")
-			.openapi({
-				description: "`total`: one row per group over the range; `day`: one row per group and day",
-			}),
+		interval: z.enum(["total", "day"]).default("total").openapi({
+			description: "`total`: one row per group over the range; `day`: one row per group and day",
+		}),
 	})
 	.strict();
 export type AnalyticsQuery = z.infer<typeof AnalyticsQuery>;

@@ -18,12 +18,9 @@ export const DeviceSchema = z
 		label: z.string().nullable(),
 		created_at: z.string(),
 		updated_at: z.string(),
-		disabled_at: z
-			.string()
-			.nullable()
-			.openapi({
-				description: "Set when the push service said the token is gone; register it again to re-enable",
-			}),
+		disabled_at: z.string().nullable().openapi({
+			description: "Set when the push service said the token is gone; register it again to re-enable",
+		}),
 		disabled_reason: z.string().nullable(),
 	})
 	.openapi("Device");

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { and, asc, eq, inArray, isNull, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import type { App } from "../../../app.ts";
 import { deadLetters } from "../../../db/schema/dead-letters.ts";
-import { ApiError, problemResponses } from "../../../lib/problem.ts";
+import { problemResponses } from "../../../lib/problem.ts";
 import { defineRoute } from "../../../lib/route.ts";
 import { redrive } from "./schema.ts";
 
@@ -55,28 +55,39 @@ export const route = defineRoute({
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
 		const body = c.req.valid("json");
-		const conditions: (SQL | undefined)[] = [
-			body.consumer ? eq(deadLetters.consumer, body.consumer) : undefined,
-			body.ids ? inArray(deadLetters.id, body.ids) : undefined,
-			body.include_redriven ? undefined : isNull(deadLetters.redrivenAt),
-		];
 		const db = c.var.db();
 		const rows = await db
-			.select({ id: deadLetters.id })
+			.select({ id: deadLetters.id, redrivenAt: deadLetters.redrivenAt })
 			.from(deadLetters)
-			.where(and(...conditions))
+			.where(
+				and(
+					body.consumer ? eq(deadLetters.consumer, body.consumer) : undefined,
+					body.ids ? inArray(deadLetters.id, body.ids) : undefined,
+					body.include_redriven || body.ids ? undefined : isNull(deadLetters.redrivenAt),
+				),
+			)
 			.orderBy(asc(deadLetters.deadLetteredAt), asc(deadLetters.id))
 			.limit(body.limit);
-		if (rows.length === 0 && body.ids)
-			throw new ApiError("not_found", "None of the ids is a dead letter to re-drive");
-		const { redriven, refused, busy } = await redrive(
-			c.env,
-			db,
-			rows.map((r) => r.id),
-		);
-		const result: RedriveResultResponse = {
-			redriven: redriven.map((r) => r.id),
-			refused: [...refused, ...busy.map((id) => ({ id, reason: "being re-driven by another request" }))],
+		const refused: RedriveResultResponse["refused"] = [];
+		const candidates: string[] = [];
+		for (const row of rows) {
+			if (row.redrivenAt && !body.include_redriven) {
+				refused.push({ id: row.id, reason: "already re-driven; set include_redriven to send it again" });
+			} else candidates.push(row.id);
+		}
+		// Named ids that are not dead letters (of this consumer) are reported, not ignored.
+		const found = new Set(rows.map((r) => r.id));
+		for (const id of body.ids ?? []) {
+			if (!found.has(id)) refused.push({ id, reason: "no such dead letter" });
+		}
+		const result = await redrive(c.env, db, candidates);
+		const response: RedriveResultResponse = {
+			redriven: result.redriven.map((r) => r.id),
+			refused: [
+				...refused,
+				...result.refused,
+				...result.busy.map((id) => ({ id, reason: "being re-driven by another request" })),
+			],
 		};
-		return c.json(result, 202);
+		return c.json(response, 202);
 	});
