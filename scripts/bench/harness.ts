@@ -1,0 +1,310 @@
+/**
+ * The shared benchmark harness: everything a `npm run bench:<name>` script needs to load the BUILT worker the
+ * way production runs it, and to report what it measured.
+ *
+ * - `startBenchStack()`: builds the worker (`wrangler deploy --dry-run --outdir dist/bench-<name>`), starts a
+ *   fresh migrated and seeded Postgres (a new database on BENCH_DATABASE_URL's server, dropped afterwards, else
+ *   an embedded PGlite), the Neon-compatible WebSocket proxy and the local OIDC issuer, then runs the bundle in
+ *   workerd through Miniflare's API with wrangler.toml's own bindings (KV, Durable Objects, queues, vars; read
+ *   with wrangler's `unstable_getMiniflareWorkerOptions`), pointed at that database and issuer. Beside it, a
+ *   bare worker answering a constant, on the same Miniflare and compatibility date: the ceiling of this
+ *   machine, load generator included, that every scenario is compared with.
+ * - `runLoad()`: one autocannon run (same generator and settings for every scenario), summarised.
+ * - `printTable()` / `writeResults()`: the table on stdout, the JSON in bench/results/ (git-ignored).
+ *
+ * Never `wrangler dev`: its proxy costs ~27x the throughput on these machines (docs/DESIGN.md).
+ *
+ * @example
+ * const stack = await startBenchStack({ name: "read" });
+ * try {
+ *   const token = await stack.token("viewer");
+ *   const result = await runLoad({ url: `${stack.url}/v1/nations/KE`, headers: { authorization: `Bearer ${token}` } });
+ * } finally {
+ *   await stack.close();
+ * }
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { type PreparedDatabase, prepareDatabase } from "../lib/database.ts";
+import { createIssuerKey, mintToken, type RunningIssuer, serveIssuer } from "../lib/dev-issuer.ts";
+import { startWsProxy, type WsProxy } from "../lib/ws-proxy.ts";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+const AUDIENCE = "https://api.covenant.example";
+
+export interface BenchStackOptions {
+	/** Short name of the benchmark: the build goes to dist/bench-<name>/. */
+	name: string;
+	/** Bindings to set on top of wrangler.toml's and the stack's (database, issuer). */
+	bindings?: Record<string, string>;
+	/** Load the seeds (195 nations, 6 sectors, ~600 projects). Default true. */
+	seed?: boolean;
+	log?: (message: string) => void;
+}
+
+export interface BenchStack {
+	/** Origin of the worker under test, e.g. http://127.0.0.1:40123 */
+	url: string;
+	/** Origin of the bare worker that answers a constant. */
+	baselineUrl: string;
+	databaseUrl: string;
+	databaseKind: PreparedDatabase["kind"];
+	/** A bearer token from the stack's issuer (sub defaults to "bench"). */
+	token(scope: string, options?: { sub?: string; expiresIn?: string }): Promise<string>;
+	close(): Promise<void>;
+}
+
+/** Builds the worker with wrangler and returns the bundle's path. */
+export function buildWorker(name: string, log: (message: string) => void = () => {}): string {
+	// Inside the project (dist/ is git-ignored): workerd resolves module paths below the worker's root.
+	const outdir = join(ROOT, `dist/bench-${name}`);
+	log(`building the worker: wrangler deploy --dry-run --outdir ${outdir}`);
+	const result = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
+		cwd: ROOT,
+		stdio: ["ignore", "ignore", "inherit"],
+	});
+	if (result.status !== 0) throw new Error(`wrangler build failed (exit ${result.status})`);
+	return join(outdir, "index.js");
+}
+
+export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
+	const log =
+		options.log ?? ((message: string) => process.stderr.write(`[bench:${options.name}] ${message}\n`));
+	const cleanups: (() => Promise<unknown>)[] = [];
+	const close = async () => {
+		for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+	};
+	try {
+		const scriptPath = buildWorker(options.name, log);
+		const database = await prepareDatabase({
+			serverUrl: process.env.BENCH_DATABASE_URL,
+			fresh: true,
+			seed: options.seed ?? true,
+			log,
+		});
+		cleanups.push(() => database.dispose());
+		log(`postgres: ${database.kind}`);
+		const proxy: WsProxy = await startWsProxy();
+		cleanups.push(() => proxy.close());
+		const key = await createIssuerKey(`bench-${options.name}`);
+		const issuer: RunningIssuer = await serveIssuer([key.publicJwk]);
+		cleanups.push(() => issuer.close());
+
+		const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+		// The fields the harness reads, as wrangler fills them in from wrangler.toml.
+		const fromToml = workerOptions as unknown as {
+			bindings?: Record<string, unknown>;
+			compatibilityDate?: string;
+			compatibilityFlags?: string[];
+		};
+		// wrangler reads wrangler.toml into Miniflare 4-style options; Miniflare 5 converts them.
+		const worker = new Miniflare(
+			convertV4MiniflareOptions({
+				workers: [
+					{
+						...workerOptions,
+						name: "covenant-edge",
+						modules: true,
+						scriptPath,
+						modulesRules: undefined,
+						// The cron sweeps would add load the scenario did not ask for.
+						cronTriggers: undefined,
+						bindings: {
+							...fromToml.bindings,
+							ENVIRONMENT: "development",
+							BUILD_VERSION: `bench-${options.name}`,
+							DATABASE_URL: database.url,
+							NEON_WS_PROXY: proxy.wsProxy,
+							AUTH_ISSUER: issuer.issuer,
+							AUTH_AUDIENCE: AUDIENCE,
+							AUTH_JWKS_URL: issuer.jwksUrl,
+							// A benchmark measures the work, not the rate limiter's refusals (its cost per request stays).
+							RATE_LIMIT_PER_MINUTE: "1000000000",
+							RATE_LIMIT_BURST: "100000000",
+							...options.bindings,
+						},
+					},
+				],
+			} as V4MiniflareOptions),
+		);
+		cleanups.push(() => worker.dispose());
+		const baseline = new Miniflare(
+			convertV4MiniflareOptions({
+				workers: [
+					{
+						name: "baseline",
+						modules: true,
+						script:
+							'export default { fetch() { return new Response(\'{"ok":true}\', { headers: { "content-type": "application/json" } }); } };',
+						compatibilityDate: fromToml.compatibilityDate,
+						compatibilityFlags: fromToml.compatibilityFlags,
+					},
+				],
+			} as V4MiniflareOptions),
+		);
+		cleanups.push(() => baseline.dispose());
+		const url = (await worker.ready).origin;
+		const baselineUrl = (await baseline.ready).origin;
+		log(`worker at ${url}, bare worker at ${baselineUrl}`);
+		return {
+			url,
+			baselineUrl,
+			databaseUrl: database.url,
+			databaseKind: database.kind,
+			token: (scope, tokenOptions = {}) =>
+				mintToken(key, {
+					sub: tokenOptions.sub ?? "bench",
+					scope,
+					issuer: issuer.issuer,
+					audience: AUDIENCE,
+					expiresIn: tokenOptions.expiresIn ?? "2h",
+				}),
+			close,
+		};
+	} catch (error) {
+		await close();
+		throw error;
+	}
+}
+
+/** The part of autocannon's request options the harness passes through. */
+export interface LoadRequest {
+	method?: string;
+	path?: string;
+	headers?: Record<string, string>;
+	body?: string;
+	/** Called before each request: return the request to send (e.g. another path). */
+	setupRequest?: (request: LoadRequest) => LoadRequest;
+	/** Called with every response; makes autocannon keep each body, so use it only where needed. */
+	onResponse?: (status: number, body: string, context: unknown, headers: Record<string, string>) => void;
+}
+
+interface AutocannonResult {
+	duration: number;
+	"2xx": number;
+	non2xx: number;
+	errors: number;
+	timeouts: number;
+	latency: { p50: number; p90: number; p99: number; average: number; max: number };
+	requests: { average: number; total: number };
+	statusCodeStats: Record<string, { count: number }>;
+}
+type Autocannon = (options: {
+	url: string;
+	connections: number;
+	duration: number;
+	pipelining?: number;
+	headers?: Record<string, string>;
+	method?: string;
+	requests?: LoadRequest[];
+}) => Promise<AutocannonResult>;
+// autocannon ships no types; this is the part of its API the harness uses.
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+
+export interface LoadOptions {
+	url: string;
+	connections?: number;
+	durationSeconds?: number;
+	headers?: Record<string, string>;
+	requests?: LoadRequest[];
+	/** Statuses that count as success (default: 2xx). */
+	expectStatus?: number[];
+}
+
+export interface LoadResult {
+	requests_per_s: number;
+	p50_ms: number;
+	p90_ms: number;
+	p99_ms: number;
+	max_ms: number;
+	ok: number;
+	failed: number;
+	statuses: Record<string, number>;
+}
+
+/**
+ * One autocannon run with a fixed number of connections (each sends its next request when the previous
+ * answered: a closed loop, no pipelining), summarised. Requests per second count successful answers only.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+	const duration = options.durationSeconds ?? 10;
+	const result = await autocannon({
+		url: options.url,
+		connections: options.connections ?? 32,
+		duration,
+		pipelining: 1,
+		headers: options.headers,
+		requests: options.requests,
+	});
+	const statuses = Object.fromEntries(
+		Object.entries(result.statusCodeStats ?? {}).map(([s, v]) => [s, v.count]),
+	);
+	const expected = options.expectStatus;
+	const ok = expected
+		? Object.entries(statuses)
+				.filter(([status]) => expected.includes(Number(status)))
+				.reduce((sum, [, count]) => sum + count, 0)
+		: result["2xx"];
+	const total = Object.values(statuses).reduce((sum, count) => sum + count, 0);
+	return {
+		requests_per_s: Math.round(ok / (result.duration || duration)),
+		p50_ms: result.latency.p50,
+		p90_ms: result.latency.p90,
+		p99_ms: result.latency.p99,
+		max_ms: result.latency.max,
+		ok,
+		failed: total - ok + result.errors + result.timeouts,
+		statuses,
+	};
+}
+
+/** A plain-text table: one line per row, columns padded, numbers right-aligned. */
+export function printTable(rows: Record<string, string | number>[], columns?: string[]): string {
+	const names = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+	const cell = (value: string | number | undefined) => (value === undefined ? "" : String(value));
+	const widths = names.map((name) => Math.max(name.length, ...rows.map((row) => cell(row[name]).length)));
+	const line = (values: string[], numeric: boolean[]) =>
+		values.map((v, i) => (numeric[i] ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join("  ");
+	const numeric = names.map((name) =>
+		rows.every((row) => typeof row[name] === "number" || row[name] === undefined),
+	);
+	const text = [
+		line(names, numeric),
+		line(
+			widths.map((w) => "-".repeat(w)),
+			numeric,
+		),
+		...rows.map((row) =>
+			line(
+				names.map((name) => cell(row[name])),
+				numeric,
+			),
+		),
+	].join("\n");
+	process.stdout.write(`${text}\n`);
+	return text;
+}
+
+/** Writes the results as JSON to bench/results/<name>-<timestamp>.json and returns the path. */
+export function writeResults(name: string, payload: unknown): string {
+	const dir = join(ROOT, "bench/results");
+	mkdirSync(dir, { recursive: true });
+	const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+	writeFileSync(file, `${JSON.stringify(payload, null, 2)}\n`);
+	return file;
+}
+
+/** What the numbers were measured on, to print and store beside them. */
+export function machine(): { cpus: string; memory_gb: number; node: string } {
+	const list = cpus();
+	return {
+		cpus: `${list.length} x ${list[0]?.model ?? "unknown"}`,
+		memory_gb: Math.round(totalmem() / 2 ** 30),
+		node: process.version,
+	};
+}
