@@ -145,14 +145,22 @@ export class NationLedger extends DurableObject<Env> {
 	}
 
 	/** Posts a pending transfer: all of its amount, or `amount` of it (the rest of the hold is released). */
-	async post(pendingId: string, input: unknown = {}, options: WriteOptions = {}) {
+	async post(
+		pendingId: string,
+		input: unknown = {},
+		options: WriteOptions = {},
+	): Promise<LedgerWriteResult<TransferView>> {
 		const parsed = PostInput.safeParse(input);
 		if (!parsed.success) return invalid(parsed.error);
 		return this.resolvePending(pendingId, "post", parsed.data, options);
 	}
 
 	/** Voids a pending transfer, releasing its hold. */
-	async void(pendingId: string, input: unknown = {}, options: WriteOptions = {}) {
+	async void(
+		pendingId: string,
+		input: unknown = {},
+		options: WriteOptions = {},
+	): Promise<LedgerWriteResult<TransferView>> {
 		const parsed = VoidInput.safeParse(input);
 		if (!parsed.success) return invalid(parsed.error);
 		return this.resolvePending(pendingId, "void", parsed.data, options);

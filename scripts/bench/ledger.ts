@@ -1,65 +1,33 @@
 /**
- * `npm run bench:ledger`: throughput and latency of the nation ledgers through the BUILT worker (wrangler's dry-run
- * bundle) under Miniflare, loaded with autocannon, beside a bare worker measured in the same run.
+ * `npm run bench:ledger`: throughput and latency of the nation ledgers through the BUILT worker, on the shared
+ * harness (scripts/bench/harness.ts: wrangler's dry-run bundle under Miniflare, a fresh seeded Postgres, the local
+ * issuer, autocannon), beside the bare worker measured in the same run.
  *
- * Scenarios (each `--duration` seconds, `--connections` concurrent clients):
- * - baseline: a worker that answers "ok" (the ceiling of this machine + Miniflare + autocannon);
- * - single, one nation: POST /v1/nations/KE/ledger/transfers, one transfer per request;
- * - batch of 100, one nation: the same with {"transfers": [100 transfers]};
- * - single, 195 nations: one transfer per request into a random nation;
- * - projection lag: 500 transfers/s into one nation, then the lag of every entry from the ledger to Postgres
- *   (projected_at - recorded_at in ledger_entries).
- * Every request is a real API call: bearer JWT verified against the local issuer's JWKS, rate limiting (set high),
- * a fresh Idempotency-Key. Prints a table and writes JSON to bench/results/.
- *
- * Postgres: BENCH_DATABASE_URL (a fresh database is created on that server and dropped afterwards), else an
- * embedded PGlite. The harness is this file's own (scripts/bench/harness.ts did not exist when it was written).
+ * Scenarios (each `--duration` seconds, `--connections` closed-loop clients):
+ * - baseline: the bare worker (the ceiling of this machine, load generator included);
+ * - single: POST /v1/nations/KE/ledger/transfers, one transfer per request;
+ * - batch: the same with {"transfers": [100 transfers]} into NG;
+ * - spread: one transfer per request into each of the 195 nations in turn;
+ * - lag: 500 transfers/s (paced, open loop) into BR, then the lag of every entry from the ledger to Postgres
+ *   (projected_at - recorded_at in ledger_entries): p50 / p99 / max.
+ * Every request is a real API call: bearer JWT verified against the issuer's JWKS, rate limiting (limits set
+ * high), a fresh Idempotency-Key. After the load the books are checked: debits equal credits in every ledger used.
  *
  * Flags: --duration <s> (default 10), --connections <n> (default 32), --only <scenario,...>.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
 import pg from "pg";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { LEDGER_NATIONS } from "../../workers/domain/ledger/nations.ts";
-import { prepareDatabase } from "../lib/database.ts";
-import { createIssuerKey, mintToken, serveIssuer } from "../lib/dev-issuer.ts";
-import { startWsProxy } from "../lib/ws-proxy.ts";
+import {
+	type LoadRequest,
+	type LoadResult,
+	machine,
+	printTable,
+	runLoad,
+	startBenchStack,
+	writeResults,
+} from "./harness.ts";
 
-interface AutocannonRequest {
-	method?: string;
-	path?: string;
-	headers?: Record<string, string>;
-	body?: string;
-	setupRequest?: (request: AutocannonRequest) => AutocannonRequest;
-}
-interface AutocannonResult {
-	duration: number;
-	"2xx": number;
-	non2xx: number;
-	errors: number;
-	timeouts: number;
-	latency: { p50: number; p99: number; average: number };
-	requests: { average: number; total: number };
-}
-type Autocannon = (options: {
-	url: string;
-	connections: number;
-	duration: number;
-	overallRate?: number;
-	pipelining?: number;
-	requests?: AutocannonRequest[];
-	method?: string;
-	headers?: Record<string, string>;
-}) => Promise<AutocannonResult>;
-// autocannon ships no types; this is the part of its API the bench uses.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-const root = new URL("../..", import.meta.url).pathname;
 const { values: flags } = parseArgs({
 	options: {
 		duration: { type: "string", default: "10" },
@@ -70,151 +38,101 @@ const { values: flags } = parseArgs({
 const DURATION = Number(flags.duration);
 const CONNECTIONS = Number(flags.connections);
 const ONLY = flags.only ? new Set(flags.only.split(",")) : undefined;
-const AUDIENCE = "https://api.covenant.example";
+const wants = (scenario: string) => !ONLY || ONLY.has(scenario);
 const LAG_RATE = 500;
 
-interface Row {
-	scenario: string;
-	requests_per_s: number;
-	transfers_per_s: number;
-	p50_ms: number;
-	p99_ms: number;
-	ok: number;
-	failed: number;
-}
-
-function log(message: string) {
-	process.stderr.write(`[bench:ledger] ${message}\n`);
-}
-
-function build(): string {
-	// Inside the project (dist/ is git-ignored): workerd resolves module paths below the worker's root.
-	const outdir = join(root, "dist/bench-ledger");
-	log(`building the worker (wrangler deploy --dry-run --outdir ${outdir})`);
-	const result = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
-		cwd: root,
-		stdio: ["ignore", "ignore", "inherit"],
-	});
-	if (result.status !== 0) throw new Error("wrangler build failed");
-	return join(outdir, "index.js");
-}
-
-const transfer = (amount: number) => ({
+const fund = (amount: number) => ({
 	kind: "adjustment",
 	debit_account: "treasury",
 	credit_account: "national_funding",
 	amount,
 });
 
-function rowOf(scenario: string, result: AutocannonResult, transfersPerRequest: number): Row {
-	const seconds = result.duration || DURATION;
+interface Row extends Record<string, string | number> {
+	scenario: string;
+	"requests/s": number;
+	"transfers/s": number | string;
+	"p50 ms": number;
+	"p99 ms": number;
+	ok: number;
+	failed: number;
+}
+
+function row(scenario: string, result: LoadResult, transfersPerRequest: number): Row {
 	return {
 		scenario,
-		requests_per_s: Math.round(result["2xx"] / seconds),
-		transfers_per_s: Math.round((result["2xx"] * transfersPerRequest) / seconds),
-		p50_ms: result.latency.p50,
-		p99_ms: result.latency.p99,
-		ok: result["2xx"],
-		failed: result.non2xx + result.errors + result.timeouts,
+		"requests/s": result.requests_per_s,
+		"transfers/s": transfersPerRequest ? result.requests_per_s * transfersPerRequest : "-",
+		"p50 ms": result.p50_ms,
+		"p99 ms": result.p99_ms,
+		ok: result.ok,
+		failed: result.failed,
+	};
+}
+
+/** Sends `rate` requests per second for `seconds`, whatever the answers' latency (an open loop). */
+async function paced(rate: number, seconds: number, send: () => Promise<Response>) {
+	const latencies: number[] = [];
+	let failed = 0;
+	const inflight: Promise<void>[] = [];
+	const started = performance.now();
+	const total = rate * seconds;
+	for (let sent = 0; sent < total; sent++) {
+		const due = started + (sent * 1000) / rate;
+		const wait = due - performance.now();
+		if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+		const begin = performance.now();
+		inflight.push(
+			send().then(
+				async (response) => {
+					await response.arrayBuffer();
+					if (response.status === 201) latencies.push(performance.now() - begin);
+					else failed += 1;
+				},
+				() => {
+					failed += 1;
+				},
+			),
+		);
+	}
+	await Promise.all(inflight);
+	const elapsed = (performance.now() - started) / 1000;
+	latencies.sort((a, b) => a - b);
+	const at = (q: number) =>
+		Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+	return {
+		requests_per_s: Math.round(latencies.length / elapsed),
+		p50_ms: at(0.5),
+		p99_ms: at(0.99),
+		ok: latencies.length,
+		failed,
 	};
 }
 
 async function main() {
-	const scriptPath = build();
-	const database = await prepareDatabase({
-		serverUrl: process.env.BENCH_DATABASE_URL,
-		fresh: true,
-		seed: true,
-		log,
-	});
-	log(`postgres: ${database.kind}`);
-	const proxy = await startWsProxy();
-	const key = await createIssuerKey("bench");
-	const issuer = await serveIssuer([key.publicJwk]);
-	const token = await mintToken(key, {
-		sub: "bench",
-		scope: "admin",
-		issuer: issuer.issuer,
-		audience: AUDIENCE,
-		expiresIn: "2h",
-	});
-
-	// Typed loosely: wrangler's declaration of these options names its own bundled copy of Miniflare's types.
-	const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml")) as unknown as {
-		workerOptions: Record<string, unknown> & {
-			bindings?: Record<string, unknown>;
-			compatibilityDate: string;
-		};
-	};
-	// wrangler produces Miniflare 4-style options from wrangler.toml; Miniflare 5 converts them.
-	const worker = new Miniflare(
-		convertV4MiniflareOptions({
-			workers: [
-				{
-					...workerOptions,
-					name: "covenant-edge",
-					modules: true,
-					scriptPath,
-					modulesRules: undefined,
-					cronTriggers: undefined,
-					bindings: {
-						...workerOptions.bindings,
-						ENVIRONMENT: "development",
-						BUILD_VERSION: "bench",
-						DATABASE_URL: database.url,
-						NEON_WS_PROXY: proxy.wsProxy,
-						AUTH_ISSUER: issuer.issuer,
-						AUTH_JWKS_URL: issuer.jwksUrl,
-						// The bench measures the ledger, not the rate limiter's refusals.
-						RATE_LIMIT_PER_MINUTE: "1000000000",
-						RATE_LIMIT_BURST: "100000000",
-					},
-				},
-			],
-		} as V4MiniflareOptions),
-	);
-	const baseline = new Miniflare(
-		convertV4MiniflareOptions({
-			workers: [
-				{
-					name: "baseline",
-					modules: true,
-					script: 'export default { fetch() { return new Response("ok"); } };',
-					compatibilityDate: workerOptions.compatibilityDate,
-				},
-			],
-		} as V4MiniflareOptions),
-	);
-	const url = (await worker.ready).toString().replace(/\/$/, "");
-	const baselineUrl = (await baseline.ready).toString().replace(/\/$/, "");
+	const stack = await startBenchStack({ name: "ledger" });
+	const token = await stack.token("admin");
 	const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-	const db = new pg.Client(database.url);
+	const db = new pg.Client(stack.databaseUrl);
 	await db.connect();
-
 	const rows: Row[] = [];
-	let lag: Record<string, number> | undefined;
-	const wants = (name: string) => !ONLY || ONLY.has(name);
+	let lag: { entries: number; p50_ms: number; p99_ms: number; max_ms: number } | undefined;
+	const post = (nation: string, body: string) =>
+		fetch(`${stack.url}/v1/nations/${nation}/ledger/transfers`, {
+			method: "POST",
+			headers: { ...auth, "idempotency-key": crypto.randomUUID() },
+			body,
+		});
 	try {
 		// Warm up: JWKS fetch, isolate start, the ledger objects' schema.
 		for (const nation of ["KE", "NG", "BR"]) {
-			const response = await fetch(`${url}/v1/nations/${nation}/ledger/transfers`, {
-				method: "POST",
-				headers: { ...auth, "idempotency-key": crypto.randomUUID() },
-				body: JSON.stringify(transfer(1)),
-			});
+			const response = await post(nation, JSON.stringify(fund(1)));
 			if (response.status !== 201)
 				throw new Error(`warm-up failed: ${response.status} ${await response.text()}`);
 		}
-
-		if (wants("baseline")) {
-			log("baseline: bare worker");
-			const result = await autocannon({ url: baselineUrl, connections: CONNECTIONS, duration: DURATION });
-			rows.push(rowOf("bare worker (baseline)", result, 0));
-		}
-
-		const keyed = (path: () => string, body: string) => ({
+		const keyed = (path: () => string, body: string): LoadRequest => ({
 			method: "POST",
-			setupRequest: (request: AutocannonRequest) => ({
+			setupRequest: (request) => ({
 				...request,
 				method: "POST",
 				path: path(),
@@ -222,70 +140,69 @@ async function main() {
 				body,
 			}),
 		});
+		const load = (requests: LoadRequest[]) =>
+			runLoad({
+				url: stack.url,
+				connections: CONNECTIONS,
+				durationSeconds: DURATION,
+				requests,
+				expectStatus: [201],
+			});
 
+		if (wants("baseline")) {
+			const result = await runLoad({
+				url: stack.baselineUrl,
+				connections: CONNECTIONS,
+				durationSeconds: DURATION,
+			});
+			rows.push(row("bare worker (baseline)", result, 0));
+		}
 		if (wants("single")) {
-			log("single transfers into one nation (KE)");
-			const result = await autocannon({
-				url,
-				connections: CONNECTIONS,
-				duration: DURATION,
-				requests: [keyed(() => "/v1/nations/KE/ledger/transfers", JSON.stringify(transfer(100)))],
-			});
-			rows.push(rowOf("single transfers, one nation", result, 1));
+			const result = await load([keyed(() => "/v1/nations/KE/ledger/transfers", JSON.stringify(fund(100)))]);
+			rows.push(row("single transfers, one nation", result, 1));
 		}
-
 		if (wants("batch")) {
-			log("batches of 100 into one nation (NG)");
-			const batch = JSON.stringify({ transfers: Array.from({ length: 100 }, (_, i) => transfer(i + 1)) });
-			const result = await autocannon({
-				url,
-				connections: CONNECTIONS,
-				duration: DURATION,
-				requests: [keyed(() => "/v1/nations/NG/ledger/transfers", batch)],
-			});
-			rows.push(rowOf("batches of 100, one nation", result, 100));
+			const batch = JSON.stringify({ transfers: Array.from({ length: 100 }, (_, i) => fund(i + 1)) });
+			const result = await load([keyed(() => "/v1/nations/NG/ledger/transfers", batch)]);
+			rows.push(row("batches of 100, one nation", result, 100));
 		}
-
 		if (wants("spread")) {
-			log("single transfers spread over all 195 nations");
 			const codes = LEDGER_NATIONS.map((n) => n.iso2);
 			let next = 0;
-			const result = await autocannon({
-				url,
-				connections: CONNECTIONS,
-				duration: DURATION,
-				requests: [
-					keyed(
-						() => {
-							next = (next + 1) % codes.length;
-							return `/v1/nations/${codes[next]}/ledger/transfers`;
-						},
-						JSON.stringify(transfer(100)),
-					),
-				],
-			});
-			rows.push(rowOf("single transfers, 195 nations", result, 1));
+			const result = await load([
+				keyed(
+					() => {
+						next = (next + 1) % codes.length;
+						return `/v1/nations/${codes[next]}/ledger/transfers`;
+					},
+					JSON.stringify(fund(100)),
+				),
+			]);
+			rows.push(row("single transfers, 195 nations", result, 1));
 		}
-
 		if (wants("lag")) {
-			log(`projection lag at ${LAG_RATE} transfers/s into one nation (BR)`);
 			const started = new Date();
-			const result = await autocannon({
-				url,
-				connections: Math.min(CONNECTIONS, 16),
-				duration: DURATION,
-				overallRate: LAG_RATE,
-				requests: [keyed(() => "/v1/nations/BR/ledger/transfers", JSON.stringify(transfer(100)))],
+			const body = JSON.stringify(fund(100));
+			const result = await paced(LAG_RATE, DURATION, () => post("BR", body));
+			rows.push({
+				scenario: `single transfers paced at ${LAG_RATE}/s, one nation`,
+				"requests/s": result.requests_per_s,
+				"transfers/s": result.requests_per_s,
+				"p50 ms": result.p50_ms,
+				"p99 ms": result.p99_ms,
+				ok: result.ok,
+				failed: result.failed,
 			});
-			rows.push(rowOf(`single transfers at ${LAG_RATE}/s, one nation`, result, 1));
 			const deadline = Date.now() + 60_000;
 			for (;;) {
-				const ledger = (await (await fetch(`${url}/v1/nations/BR/ledger`, { headers: auth })).json()) as {
+				const ledger = (await (
+					await fetch(`${stack.url}/v1/nations/BR/ledger`, { headers: auth })
+				).json()) as {
 					projection: { lag_entries: number };
 				};
 				if (ledger.projection.lag_entries === 0) break;
 				if (Date.now() > deadline) throw new Error("the BR projection did not catch up within 60 s");
-				await new Promise((r) => setTimeout(r, 200));
+				await new Promise((resolve) => setTimeout(resolve, 200));
 			}
 			const stats = await db.query<{ n: number; p50: number; p99: number; max: number }>(
 				`select count(*)::int as n,
@@ -296,19 +213,19 @@ async function main() {
 					from ledger_entries where nation_iso2 = 'BR' and recorded_at >= $1) lags`,
 				[started],
 			);
-			const row = stats.rows[0];
+			const stat = stats.rows[0];
 			lag = {
-				entries: row?.n ?? 0,
-				p50_ms: Math.round(row?.p50 ?? 0),
-				p99_ms: Math.round(row?.p99 ?? 0),
-				max_ms: Math.round(row?.max ?? 0),
+				entries: stat?.n ?? 0,
+				p50_ms: Math.round(stat?.p50 ?? 0),
+				p99_ms: Math.round(stat?.p99 ?? 0),
+				max_ms: Math.round(stat?.max ?? 0),
 			};
 		}
 
 		// The books must balance after all that.
 		for (const nation of ["KE", "NG", "BR"]) {
 			const ledger = (await (
-				await fetch(`${url}/v1/nations/${nation}/ledger`, { headers: auth })
+				await fetch(`${stack.url}/v1/nations/${nation}/ledger`, { headers: auth })
 			).json()) as {
 				totals: { debits_posted: number; credits_posted: number };
 				head: { sequence: number };
@@ -316,45 +233,24 @@ async function main() {
 			if (ledger.totals.debits_posted !== ledger.totals.credits_posted) {
 				throw new Error(`${nation}'s debits and credits differ after the bench`);
 			}
-			log(`${nation}: ${ledger.head.sequence} entries, debits = credits`);
+			process.stderr.write(`[bench:ledger] ${nation}: ${ledger.head.sequence} entries, debits = credits\n`);
 		}
 	} finally {
 		await db.end();
-		await worker.dispose();
-		await baseline.dispose();
-		await issuer.close();
-		await proxy.close();
-		await database.dispose();
+		await stack.close();
 	}
 
-	const cpus = (await import("node:os")).cpus();
-	const meta = {
-		when: new Date().toISOString(),
-		duration_s: DURATION,
-		connections: CONNECTIONS,
-		postgres: database.kind,
-		cpus: `${cpus.length} × ${cpus[0]?.model ?? "unknown"}`,
-	};
+	const meta = { ...machine(), duration_s: DURATION, connections: CONNECTIONS, postgres: stack.databaseKind };
 	console.log(
-		`\nLedger benchmark (${meta.cpus}; ${DURATION} s per scenario, ${CONNECTIONS} connections, Postgres: ${database.kind})\n`,
+		`\nLedger benchmark: ${meta.cpus}, ${DURATION} s per scenario, ${CONNECTIONS} connections, Postgres ${meta.postgres}\n`,
 	);
-	console.log("| scenario | requests/s | transfers/s | p50 ms | p99 ms | ok | failed |");
-	console.log("|---|---:|---:|---:|---:|---:|---:|");
-	for (const r of rows) {
-		console.log(
-			`| ${r.scenario} | ${r.requests_per_s} | ${r.transfers_per_s || "-"} | ${r.p50_ms} | ${r.p99_ms} | ${r.ok} | ${r.failed} |`,
-		);
-	}
+	printTable(rows);
 	if (lag) {
 		console.log(
 			`\nProjection lag at ${LAG_RATE} transfers/s (${lag.entries} entries, ledger -> Postgres): p50 ${lag.p50_ms} ms, p99 ${lag.p99_ms} ms, max ${lag.max_ms} ms`,
 		);
 	}
-	const resultsDir = join(root, "bench/results");
-	mkdirSync(resultsDir, { recursive: true });
-	const file = join(resultsDir, `ledger-${meta.when.replace(/[:.]/g, "-")}.json`);
-	writeFileSync(file, `${JSON.stringify({ ...meta, rows, projection_lag: lag }, null, 2)}\n`);
-	console.log(`\nwritten to ${file}`);
+	console.log(`\nwritten to ${writeResults("ledger", { ...meta, rows, projection_lag: lag })}`);
 }
 
 main().catch((error) => {

@@ -13,6 +13,7 @@ import {
 } from "../../workers/domain/ledger/balances.ts";
 import { canonicalJson, sha256Hex } from "../../workers/domain/ledger/canonical.ts";
 import {
+	entryCanonicalJson,
 	entryDocument,
 	GENESIS_HASH,
 	hashEntry,
@@ -63,6 +64,28 @@ describe("canonical encoding", () => {
 		expect(sha256Hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 		const long = "é".repeat(10_000);
 		expect(sha256Hex(long)).toBe(await subtleSha256(long));
+	});
+
+	it("the ledger's fast entry encoder writes exactly the generic canonical encoding", () => {
+		const variants: UnhashedEntry[] = [
+			FIRST,
+			{
+				...FIRST,
+				sequence: 9_007_199_254_740_991,
+				phase: "pending",
+				expires_at_ms: 1_795_000_060_000,
+				pending_id: null,
+				reference: {
+					project_id: "0b6f8c1e-3c1a-4d6e-9f10-2b3c4d5e6f70",
+					distribution_id: "d-1",
+					period: null,
+				},
+				metadata: { "z.key": "\u0000 \t \u2028 😀", A_key: "", "0": "zero" },
+			},
+			{ ...FIRST, phase: "post", pending_id: "hold-1", reverses_id: null, metadata: {} },
+			{ ...FIRST, kind: "reversal", reverses_id: "x~post", id: "x~post~reversal" },
+		];
+		for (const entry of variants) expect(entryCanonicalJson(entry)).toBe(canonicalJson(entryDocument(entry)));
 	});
 
 	it("an entry's hash is SHA-256 of exactly the documented canonical document", async () => {

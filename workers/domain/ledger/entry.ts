@@ -1,5 +1,5 @@
 import type { AccountCode, TransferKind } from "./accounts.ts";
-import { canonicalHash, type CanonicalValue } from "./canonical.ts";
+import { type CanonicalValue, sha256Hex } from "./canonical.ts";
 
 /**
  * What an entry records:
@@ -89,7 +89,38 @@ export function entryDocument(entry: UnhashedEntry): { [key: string]: CanonicalV
 
 /** SHA-256 over the entry's canonical document, which includes the previous entry's hash. */
 export function hashEntry(entry: UnhashedEntry): string {
-	return canonicalHash(entryDocument(entry));
+	return sha256Hex(entryCanonicalJson(entry));
+}
+
+const str = (value: string) => JSON.stringify(value);
+const strOrNull = (value: string | null) => (value === null ? "null" : JSON.stringify(value));
+const int = (value: number) => {
+	if (!Number.isSafeInteger(value))
+		throw new RangeError(`canonical JSON carries only safe integers, got ${value}`);
+	return `"${value}"`;
+};
+
+/**
+ * `canonicalJson(entryDocument(entry))`, written out member by member in canonical (sorted) order: the ledger
+ * hashes every entry it records, and this avoids building and sorting a document each time. The tests hold it
+ * equal to the generic encoding.
+ */
+export function entryCanonicalJson(entry: UnhashedEntry): string {
+	const metadata = Object.keys(entry.metadata)
+		.sort()
+		.map((key) => `${str(key)}:${str(entry.metadata[key] as string)}`)
+		.join(",");
+	const reference = entry.reference;
+	return (
+		`{"amount":${int(entry.amount)},"credit_account":${str(entry.credit_account)},"currency":"USD"` +
+		`,"debit_account":${str(entry.debit_account)}` +
+		`,"expires_at_ms":${entry.expires_at_ms === null ? "null" : int(entry.expires_at_ms)}` +
+		`,"id":${str(entry.id)},"kind":${str(entry.kind)},"metadata":{${metadata}},"nation":${str(entry.nation)}` +
+		`,"pending_id":${strOrNull(entry.pending_id)},"phase":${str(entry.phase)},"prev_hash":${str(entry.prev_hash)}` +
+		`,"reference":{"distribution_id":${strOrNull(reference.distribution_id)},"period":${strOrNull(reference.period)},"project_id":${strOrNull(reference.project_id)}}` +
+		`,"reverses_id":${strOrNull(entry.reverses_id)},"sequence":${int(entry.sequence)}` +
+		`,"timestamp_ms":${int(entry.timestamp_ms)},"v":"${ENTRY_FORMAT_VERSION}"}`
+	);
 }
 
 export type ChainCheck =
