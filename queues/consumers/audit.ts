@@ -27,10 +27,10 @@ export const auditConsumer: EventConsumer = {
 			rows.push({ ...record, prevHash, hash });
 			prevHash = hash;
 		}
-		await tx.insert(auditLog).values(rows);
-		await tx.execute(
-			sql`update audit_chain_head set seq = ${seq}, hash = ${prevHash}, updated_at = now() where id = 1`,
-		);
+		// One round trip: the rows and the head move together (a data-modifying CTE always runs in full).
+		await tx.execute(sql`
+			with appended as ${tx.insert(auditLog).values(rows).returning({ seq: auditLog.seq })}
+			update audit_chain_head set seq = ${seq}, hash = ${prevHash}, updated_at = now() where id = 1`);
 		return undefined;
 	},
 };
