@@ -12,6 +12,8 @@ export const DAILY = "17 3 * * *";
 const PROCESSED_RETENTION_DAYS = 30;
 const FAILURE_RETENTION_DAYS = 30;
 const DELIVERY_RETENTION_DAYS = 90;
+const OUTBOX_PASS_SIZE = 500;
+const OUTBOX_PASSES = 10;
 
 export interface SweepReport {
 	outbox?: { sent: number; failed: number };
@@ -48,7 +50,15 @@ export async function runScheduled(
 			return;
 		}
 		await logged("outbox", async () => {
-			report.outbox = await drainOutbox(env, db);
+			// After an outage the outbox can hold more than one pass takes: keep going while passes come back full.
+			const total = { sent: 0, failed: 0 };
+			for (let pass = 0; pass < OUTBOX_PASSES; pass++) {
+				const result = await drainOutbox(env, db, { limit: OUTBOX_PASS_SIZE });
+				total.sent += result.sent;
+				total.failed += result.failed;
+				if (result.sent + result.failed < OUTBOX_PASS_SIZE) break;
+			}
+			report.outbox = total;
 		});
 		await logged("deliveries", async () => {
 			report.deliveries = await sendDeliveries(env, db, { due: true });

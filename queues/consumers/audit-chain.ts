@@ -129,7 +129,7 @@ export async function verifyChain(
 	options: { fromSeq?: number; limit?: number } = {},
 ): Promise<ChainVerification> {
 	const fromSeq = Math.max(1, options.fromSeq ?? 1);
-	const limit = options.limit ?? 5000;
+	const limit = options.limit ?? 1000;
 	// One snapshot: an append commits its rows and the head together, so a concurrent append is either
 	// wholly visible or not at all.
 	return db.transaction((tx) => walk(tx, fromSeq, limit), {

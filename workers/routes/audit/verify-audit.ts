@@ -4,7 +4,9 @@ import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import { verifyChain } from "../../../queues/consumers/audit-chain.ts";
 
-export const MAX_VERIFY_ROWS = 20_000;
+/** Every row is decoded, re-encoded and hashed: a call walks a bounded slice so it stays within the CPU limit. */
+export const MAX_VERIFY_ROWS = 10_000;
+export const DEFAULT_VERIFY_ROWS = 1000;
 
 export const VerifyAuditQuery = z
 	.object({
@@ -19,7 +21,7 @@ export const VerifyAuditQuery = z
 			.int()
 			.min(1)
 			.max(MAX_VERIFY_ROWS)
-			.default(5000)
+			.default(DEFAULT_VERIFY_ROWS)
 			.openapi({ description: "Rows to check in this call; continue from `next_from_seq`" }),
 	})
 	.strict();
