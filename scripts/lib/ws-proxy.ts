@@ -17,6 +17,13 @@ export interface WsProxyOptions {
 	log?: (message: string) => void;
 }
 
+/** The Postgres Terminate message: 'X' and a length of 4. */
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
+function endsWithTerminate(data: Buffer): boolean {
+	return data.length >= TERMINATE.length && data.subarray(data.length - TERMINATE.length).equals(TERMINATE);
+}
+
 const loopbackOnly = (address: string) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(address);
 
 /**
@@ -42,9 +49,11 @@ export async function startWsProxy(options: WsProxyOptions = {}): Promise<WsProx
 		socket.setNoDelay(true);
 		const pending: Buffer[] = [];
 		let connected = false;
+		let endOnConnect = false;
 		socket.on("connect", () => {
 			connected = true;
 			for (const chunk of pending.splice(0)) socket.write(chunk);
+			if (endOnConnect) socket.end();
 		});
 		socket.on("data", (data) => {
 			if (ws.readyState === ws.OPEN) ws.send(data);
@@ -55,8 +64,17 @@ export async function startWsProxy(options: WsProxyOptions = {}): Promise<WsProx
 		});
 		socket.on("close", () => ws.close());
 		ws.on("message", (data: Buffer) => {
-			if (connected) socket.write(data);
-			else pending.push(data);
+			// Postgres closes a connection once the client sends Terminate; PGlite's socket server does not, and
+			// the Neon driver in workerd never closes its WebSocket either, so without this every request's
+			// connection stayed open and PGlite refused all connections after its 32nd.
+			const terminating = endsWithTerminate(data);
+			if (connected) {
+				socket.write(data);
+				if (terminating) socket.end();
+			} else {
+				pending.push(data);
+				if (terminating) endOnConnect = true;
+			}
 		});
 		ws.on("close", () => socket.destroy());
 		ws.on("error", () => socket.destroy());
