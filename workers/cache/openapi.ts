@@ -57,13 +57,9 @@ export const readRequestHeaders = z.object({
 });
 
 export const writeRequestHeaders = z.object({
-	"if-match": z
-		.string()
-		.max(1024)
-		.optional()
-		.openapi({
-			description: "Apply the write only if the current ETag matches (optimistic concurrency), else 412",
-		}),
+	"if-match": z.string().max(1024).optional().openapi({
+		description: "Apply the write only if the current ETag matches (optimistic concurrency), else 412",
+	}),
 });
 
 /**

@@ -38,6 +38,16 @@ export function violatedConstraint(error: unknown): string | undefined {
 	return undefined;
 }
 
+/** The innermost message of an error chain: what the driver said, for logs (never for clients). */
+export function rootCause(error: unknown): string {
+	let message = String(error);
+	for (const link of causeChain(error)) {
+		const text = (link as { message?: unknown }).message;
+		if (typeof text === "string" && !text.startsWith("Failed query")) message = text;
+	}
+	return message;
+}
+
 function* causeChain(error: unknown): Generator<object> {
 	let current = error;
 	for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {

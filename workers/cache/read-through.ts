@@ -4,7 +4,7 @@ import type { CacheEntry } from "./entry.ts";
 import { entryBytes, fromKv } from "./entry.ts";
 import { isolateEntries } from "./isolate.ts";
 import { type CachedResource, dependentKey } from "./keys.ts";
-import { isDatabaseUnavailable } from "./origin.ts";
+import { isDatabaseUnavailable, rootCause } from "./origin.ts";
 import { listVersion } from "./versions.ts";
 import { putIfNewer } from "./write-through.ts";
 
@@ -92,11 +92,9 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 		originDownUntil.delete(env.DATABASE_URL);
 	} catch (error) {
 		if (!isDatabaseUnavailable(error)) throw error;
+		console.warn(JSON.stringify({ msg: "cache: Postgres unreachable", key, error: rootCause(error) }));
 		originDownUntil.set(env.DATABASE_URL, Date.now() + ORIGIN_RETRY_MS);
-		if (servableStale) {
-			console.warn(JSON.stringify({ msg: "cache: serving stale, Postgres unreachable", key }));
-			return served("STALE", candidate, now);
-		}
+		if (servableStale) return served("STALE", candidate, now);
 		throw new ApiError(
 			"unavailable",
 			"The database cannot be reached and this representation is not cached at this location; retry shortly",

@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable, sqlState, violatedConstraint } from "../../cache/origin.ts";
+import { isDatabaseUnavailable, rootCause, sqlState, violatedConstraint } from "../../cache/origin.ts";
 import { ApiError } from "../../lib/problem.ts";
 import type { Database } from "../client.ts";
 import type { Queryable } from "./pagination.ts";
@@ -15,6 +15,7 @@ export async function inTransaction<T>(db: Database, write: (tx: Queryable) => P
 	} catch (error) {
 		if (error instanceof ApiError) throw error;
 		if (isDatabaseUnavailable(error)) {
+			console.warn(JSON.stringify({ msg: "write refused: Postgres unreachable", error: rootCause(error) }));
 			throw new ApiError(
 				"unavailable",
 				"The database cannot be reached; nothing was changed. Retry shortly",
