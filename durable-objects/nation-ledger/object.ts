@@ -65,6 +65,8 @@ const DRAIN_BATCH = 500;
 /** Batches drained per alarm before yielding to a fresh alarm. */
 const DRAIN_ROUNDS_PER_ALARM = 8;
 const EXPIRE_BATCH = 500;
+/** A drain that has not finished by then counts as failed (a hung connection must not stop the projection). */
+const DRAIN_TIMEOUT_MS = 20_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 60_000;
 const DEFAULT_ENTRIES_LIMIT = 100;
@@ -286,8 +288,10 @@ export class NationLedger extends DurableObject<Env> {
 			if (!last) break;
 			try {
 				const backlog = Math.max(0, this.store.outboxStats().count - batch.length);
-				await writeProjection(this.projectionDatabase, nation.iso2, batch, backlog);
-				await publishLedgerEvents(this.env, nation.iso2, nation.serving_region, batch);
+				await withTimeout(DRAIN_TIMEOUT_MS, async () => {
+					await writeProjection(this.projectionDatabase, nation.iso2, batch, backlog);
+					await publishLedgerEvents(this.env, nation.iso2, nation.serving_region, batch);
+				});
 				this.store.deleteOutboxThrough(last.sequence);
 				this.projection = {
 					consecutiveFailures: 0,
@@ -845,6 +849,20 @@ function describeRefusal(reason: BalanceRefusal, movement: Movement, sheet: Bala
 			return `${movement.debit}'s debits would exceed 2^53 − 1 cents`;
 		case "overflows_credits":
 			return `${movement.credit}'s credits would exceed 2^53 − 1 cents`;
+	}
+}
+
+async function withTimeout(ms: number, run: () => Promise<void>): Promise<void> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	try {
+		await Promise.race([
+			run(),
+			new Promise<never>((_, reject) => {
+				timer = setTimeout(() => reject(new Error(`the drain did not finish within ${ms} ms`)), ms);
+			}),
+		]);
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
 	}
 }
 

@@ -24,6 +24,12 @@ export class ProjectionDivergenceError extends Error {
 	}
 }
 
+/**
+ * Writes entries (consecutive, oldest first) to ledger_entries and moves the nation's projection state forward.
+ * Each statement commits on its own and all are idempotent, so no transaction is held open across round trips (a
+ * connection pooler in transaction mode, or an embedded Postgres serving many ledgers, is not blocked by a slow
+ * drain); a drain interrupted between them is simply repeated.
+ */
 export async function writeProjection(
 	database: ProjectionDatabase,
 	nation: string,
@@ -33,58 +39,56 @@ export async function writeProjection(
 	const first = entries[0];
 	const last = entries.at(-1);
 	if (!first || !last) return;
-	await withDb(database, (db) =>
-		db.transaction(async (tx) => {
-			const inserted = await tx
-				.insert(ledgerEntries)
-				.values(entries.map(toRow))
-				.onConflictDoNothing({ target: [ledgerEntries.nationIso2, ledgerEntries.sequence] })
-				.returning({ sequence: ledgerEntries.sequence });
-			if (inserted.length < entries.length) {
-				const fresh = new Set(inserted.map((r) => r.sequence));
-				const replayed = entries.filter((e) => !fresh.has(e.sequence));
-				const existing = await tx
-					.select({ sequence: ledgerEntries.sequence, hash: ledgerEntries.hash })
-					.from(ledgerEntries)
-					.where(
-						and(
-							eq(ledgerEntries.nationIso2, nation),
-							inArray(
-								ledgerEntries.sequence,
-								replayed.map((e) => e.sequence),
-							),
+	await withDb(database, async (db) => {
+		const inserted = await db
+			.insert(ledgerEntries)
+			.values(entries.map(toRow))
+			.onConflictDoNothing({ target: [ledgerEntries.nationIso2, ledgerEntries.sequence] })
+			.returning({ sequence: ledgerEntries.sequence });
+		if (inserted.length < entries.length) {
+			const fresh = new Set(inserted.map((r) => r.sequence));
+			const replayed = entries.filter((e) => !fresh.has(e.sequence));
+			const existing = await db
+				.select({ sequence: ledgerEntries.sequence, hash: ledgerEntries.hash })
+				.from(ledgerEntries)
+				.where(
+					and(
+						eq(ledgerEntries.nationIso2, nation),
+						inArray(
+							ledgerEntries.sequence,
+							replayed.map((e) => e.sequence),
 						),
-					);
-				const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
-				for (const entry of replayed) {
-					if (hashes.get(entry.sequence) !== entry.hash)
-						throw new ProjectionDivergenceError(nation, entry.sequence);
-				}
+					),
+				);
+			const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
+			for (const entry of replayed) {
+				if (hashes.get(entry.sequence) !== entry.hash)
+					throw new ProjectionDivergenceError(nation, entry.sequence);
 			}
-			const lagMs = sql`greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms})::integer`;
-			await tx
-				.insert(ledgerProjectionState)
-				.values({
-					nationIso2: nation,
-					projectedSequence: last.sequence,
-					projectedHash: last.hash,
-					projectedAt: sql`now()`,
-					lastLagMs: lagMs,
-					backlogEntries: backlog,
-				})
-				.onConflictDoUpdate({
-					target: ledgerProjectionState.nationIso2,
-					// A drain never moves the projection backwards (a replayed, older batch only refreshes the times).
-					set: {
-						projectedSequence: sql`greatest(${ledgerProjectionState.projectedSequence}, excluded.projected_sequence)`,
-						projectedHash: sql`case when excluded.projected_sequence >= ${ledgerProjectionState.projectedSequence} then excluded.projected_hash else ${ledgerProjectionState.projectedHash} end`,
-						projectedAt: sql`excluded.projected_at`,
-						lastLagMs: sql`excluded.last_lag_ms`,
-						backlogEntries: sql`excluded.backlog_entries`,
-					},
-				});
-		}),
-	);
+		}
+		const lagMs = sql`greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms})::integer`;
+		await db
+			.insert(ledgerProjectionState)
+			.values({
+				nationIso2: nation,
+				projectedSequence: last.sequence,
+				projectedHash: last.hash,
+				projectedAt: sql`now()`,
+				lastLagMs: lagMs,
+				backlogEntries: backlog,
+			})
+			.onConflictDoUpdate({
+				target: ledgerProjectionState.nationIso2,
+				// A drain never moves the projection backwards (a replayed, older batch only refreshes the times).
+				set: {
+					projectedSequence: sql`greatest(${ledgerProjectionState.projectedSequence}, excluded.projected_sequence)`,
+					projectedHash: sql`case when excluded.projected_sequence >= ${ledgerProjectionState.projectedSequence} then excluded.projected_hash else ${ledgerProjectionState.projectedHash} end`,
+					projectedAt: sql`excluded.projected_at`,
+					lastLagMs: sql`excluded.last_lag_ms`,
+					backlogEntries: sql`excluded.backlog_entries`,
+				},
+			});
+	});
 }
 
 function toRow(entry: LedgerEntry): typeof ledgerEntries.$inferInsert {

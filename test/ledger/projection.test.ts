@@ -159,7 +159,8 @@ describe("outbox projection into Postgres", () => {
 		await drain("AR");
 		// The analytics consumer records each event id it applied; the pending hold is not a payment.
 		let ids: string[] = [];
-		for (let attempt = 0; attempt < 60 && ids.length < 2; attempt++) {
+		// The consumer batches for up to 2 s and retries failures after 10 s.
+		for (let attempt = 0; attempt < 120 && ids.length < 2; attempt++) {
 			await new Promise((resolve) => setTimeout(resolve, 250));
 			ids = await withDb(env, async (db) =>
 				(
@@ -173,7 +174,7 @@ describe("outbox projection into Postgres", () => {
 			);
 		}
 		expect(ids.sort()).toEqual(["ledger.AR.1", "ledger.AR.2"]);
-	});
+	}, 60_000);
 
 	it("reports the projection lag in /v1/health from Postgres", async () => {
 		await drain("PE");
