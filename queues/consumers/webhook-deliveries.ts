@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { withDb } from "../../workers/db/client.ts";
 import { webhookMessages } from "../../workers/db/schema/webhooks.ts";
 import { type DeliveryJob, DeliveryJobSchema } from "../../workers/webhooks/delivery-job.ts";
-import { type DeliveryOptions, processDelivery } from "../../workers/webhooks/delivery.ts";
+import { type DeliveryOptions, processDeliveries } from "../../workers/webhooks/delivery.ts";
 import { errorText } from "./runner.ts";
 
 /** A transient failure (Postgres, the keyring) is retried soon; it does not count as an attempt. */
@@ -15,10 +15,10 @@ export interface DeliveryBatchOutcome {
 }
 
 /**
- * The `covenant-webhook-deliveries` consumer: each job is attempted concurrently with the others of its
- * batch (one slow receiver does not hold the rest beyond its 15 s timeout), then acked, or retried with the
- * delay the schedule (or the receiver's Retry-After) asks for. Never throws: every message is settled on its
- * own.
+ * The `covenant-webhook-deliveries` consumer: the batch's jobs are claimed, attempted concurrently (one slow
+ * receiver holds the batch at most its 15 s timeout) and recorded together (workers/webhooks/delivery.ts);
+ * each is then acked, or retried with the delay the schedule (or the receiver's Retry-After) asks for. If
+ * Postgres fails, the whole batch comes back later with no attempt counted. Never throws.
  */
 export async function handleDeliveryBatch(
 	batch: MessageBatch<unknown>,
@@ -26,46 +26,40 @@ export async function handleDeliveryBatch(
 	options: DeliveryOptions = {},
 ): Promise<DeliveryBatchOutcome> {
 	const outcome: DeliveryBatchOutcome = { acked: 0, retried: 0, failed: 0 };
+	const valid: { message: Message<unknown>; job: DeliveryJob }[] = [];
+	for (const message of batch.messages) {
+		const job = DeliveryJobSchema.safeParse(message.body);
+		if (job.success) valid.push({ message, job: job.data });
+		else {
+			console.error(JSON.stringify({ msg: "malformed webhook delivery job dropped", messageId: message.id }));
+			message.ack();
+			outcome.acked++;
+		}
+	}
+	if (valid.length === 0) return outcome;
 	try {
-		await withDb(env, async (db) => {
-			await Promise.all(
-				batch.messages.map(async (message) => {
-					const job = DeliveryJobSchema.safeParse(message.body);
-					if (!job.success) {
-						console.error(
-							JSON.stringify({ msg: "malformed webhook delivery job dropped", messageId: message.id }),
-						);
-						message.ack();
-						outcome.acked++;
-						return;
-					}
-					try {
-						const result = await processDelivery(env, db, job.data, options);
-						if (result.action === "ack") {
-							message.ack();
-							outcome.acked++;
-						} else {
-							message.retry({ delaySeconds: result.delaySeconds });
-							outcome.retried++;
-						}
-					} catch (error) {
-						console.error(
-							JSON.stringify({
-								msg: "webhook delivery failed",
-								messageId: job.data.message_id,
-								error: errorText(error),
-							}),
-						);
-						message.retry({ delaySeconds: INFRA_RETRY_SECONDS });
-						outcome.failed++;
-					}
-				}),
-			);
+		const results = await withDb(env, (db) =>
+			processDeliveries(
+				env,
+				db,
+				valid.map((v) => v.job),
+				options,
+			),
+		);
+		valid.forEach(({ message }, index) => {
+			const result = results[index];
+			if (!result || result.action === "ack") {
+				message.ack();
+				outcome.acked++;
+			} else {
+				message.retry({ delaySeconds: result.delaySeconds });
+				outcome.retried++;
+			}
 		});
 	} catch (error) {
-		// No connection at all: whatever is not settled yet goes back to the queue.
-		console.error(JSON.stringify({ msg: "webhook delivery batch failed", error: errorText(error) }));
-		batch.retryAll({ delaySeconds: INFRA_RETRY_SECONDS });
+		console.error(JSON.stringify({ msg: "webhook delivery batch failed; retried", error: errorText(error) }));
+		for (const { message } of valid) message.retry({ delaySeconds: INFRA_RETRY_SECONDS });
+		outcome.failed += valid.length;
 	}
 	return outcome;
 }

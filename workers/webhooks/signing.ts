@@ -34,12 +34,20 @@ export interface SignedHeaders {
 	"webhook-signature": string;
 }
 
+/** An HMAC-SHA256 key for a `whsec_` secret (import once, sign many messages). */
+export function importSigningKey(secret: string): Promise<CryptoKey> {
+	return crypto.subtle.importKey("raw", secretKeyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+		"sign",
+	]);
+}
+
 /**
  * The three Standard Webhooks headers for one attempt. `secrets` is the current secret first, then the
- * previous one while its grace period lasts: receivers accept the message if any signature verifies.
+ * previous one while its grace period lasts (as strings, or keys from `importSigningKey`): receivers accept
+ * the message if any signature verifies.
  */
 export async function signMessage(
-	secrets: readonly string[],
+	secrets: readonly (string | CryptoKey)[],
 	message: { id: string; timestamp: Date; body: string },
 ): Promise<SignedHeaders> {
 	if (secrets.length === 0) throw new Error("signing needs at least one secret");
@@ -47,13 +55,7 @@ export async function signMessage(
 	const content = new TextEncoder().encode(`${message.id}.${timestamp}.${message.body}`);
 	const signatures = await Promise.all(
 		secrets.map(async (secret) => {
-			const key = await crypto.subtle.importKey(
-				"raw",
-				secretKeyBytes(secret),
-				{ name: "HMAC", hash: "SHA-256" },
-				false,
-				["sign"],
-			);
+			const key = typeof secret === "string" ? await importSigningKey(secret) : secret;
 			const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, content));
 			return `v1,${toBase64(mac)}`;
 		}),
