@@ -1,6 +1,7 @@
 import { CONSUMERS } from "./consumers/index.ts";
 import { recordDeadLetters } from "./consumers/dead-letters.ts";
 import type { ConsumerOptions } from "./consumers/runner.ts";
+import { handleDeliveryBatch, handleDeliveryDeadLetters } from "./consumers/webhook-deliveries.ts";
 import { type ConsumerName, routeOfQueue } from "./routing.ts";
 
 /**
@@ -14,6 +15,9 @@ export async function handleQueueBatch(
 	ctx: ExecutionContext,
 	options?: ConsumerOptions,
 ): Promise<void> {
+	// Webhook delivery jobs are not events: their queue and its dead-letter queue have their own handlers.
+	if (batch.queue === "covenant-webhook-deliveries") return void (await handleDeliveryBatch(batch, env));
+	if (batch.queue === "covenant-webhook-deliveries-dlq") return handleDeliveryDeadLetters(batch, env);
 	const found = routeOfQueue(batch.queue);
 	if (!found) {
 		console.error(JSON.stringify({ msg: "no consumer for queue; retrying the batch", queue: batch.queue }));

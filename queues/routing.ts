@@ -5,7 +5,8 @@ export type QueueBinding =
 	| "AUDIT_QUEUE"
 	| "ANALYTICS_QUEUE"
 	| "NOTIFICATIONS_QUEUE"
-	| "CACHE_QUEUE";
+	| "CACHE_QUEUE"
+	| "WEBHOOKS_QUEUE";
 
 export interface Route {
 	/** The consumer's name: its dedupe namespace, its dead letters' label, its module in queues/consumers/. */
@@ -60,6 +61,14 @@ export const ROUTES = [
 			type === "covenant.countries.updated" ||
 			type.startsWith("covenant.sectors.") ||
 			type.startsWith("covenant.projects."),
+	},
+	{
+		consumer: "webhooks",
+		binding: "WEBHOOKS_QUEUE",
+		queue: "covenant-webhooks",
+		deadLetterQueue: "covenant-webhooks-dlq",
+		// Partner-facing events only (see SUBSCRIBABLE_TYPES in workers/webhooks/filters.ts).
+		accepts: (type) => type.startsWith("covenant.") || type.startsWith("webhooks."),
 	},
 ] as const satisfies readonly Route[];
 

@@ -4,6 +4,7 @@ import { createIssuerKey, serveIssuer } from "../scripts/lib/dev-issuer.ts";
 import { prepareDatabase } from "../scripts/lib/database.ts";
 import { startWsProxy } from "../scripts/lib/ws-proxy.ts";
 import { startPushReceiver } from "./node/push-receiver.ts";
+import { startWebhookReceiver } from "./node/webhook-receiver.ts";
 
 /**
  * Runs once in Node before the workerd test pool starts: a fresh Postgres database (a new database on
@@ -20,6 +21,7 @@ export default async function setup(project: TestProject) {
 	const proxy = await startWsProxy();
 	const key = await createIssuerKey("test-key-1");
 	const issuer = await serveIssuer([key.publicJwk]);
+	const webhookReceiver = await startWebhookReceiver();
 
 	project.provide("databaseUrl", database.url);
 	project.provide("databaseKind", database.kind);
@@ -31,9 +33,11 @@ export default async function setup(project: TestProject) {
 	project.provide("checkpointSigningKeys", await createCheckpointKeys("test-checkpoint-1"));
 	const pushReceiver = await startPushReceiver();
 	project.provide("pushReceiverUrl", pushReceiver.url);
+	project.provide("webhookReceiverUrl", webhookReceiver.url);
 
 	return async () => {
 		await pushReceiver.close();
+		await webhookReceiver.close();
 		await issuer.close();
 		await proxy.close();
 		await database.dispose();

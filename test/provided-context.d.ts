@@ -9,6 +9,8 @@ declare module "vitest" {
 		issuerPrivateJwk: string;
 		/** The CHECKPOINT_SIGNING_KEYS value of the run (scripts/lib/checkpoint-keys.ts). */
 		checkpointSigningKeys: string;
+		/** test/node/webhook-receiver.ts: a controllable local webhook receiver (`http://127.0.0.1:<port>`). */
+		webhookReceiverUrl: string;
 	}
 }
 export {};

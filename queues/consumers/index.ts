@@ -4,6 +4,7 @@ import { auditConsumer } from "./audit.ts";
 import { cacheConsumer } from "./cache.ts";
 import { notificationsConsumer } from "./notifications.ts";
 import { type ConsumerOptions, type EventConsumer, runConsumer } from "./runner.ts";
+import { webhooksConsumer } from "./webhooks.ts";
 
 /** A queue handler as the worker's `queue` export calls it (the options are a test seam). */
 export type QueueBatchHandler = (
@@ -28,4 +29,5 @@ export const CONSUMERS = {
 	analytics: exactlyOnce(analyticsConsumer),
 	notifications: exactlyOnce(notificationsConsumer),
 	cache: exactlyOnce(cacheConsumer),
+	webhooks: exactlyOnce(webhooksConsumer),
 } satisfies Record<ConsumerName, QueueBatchHandler>;

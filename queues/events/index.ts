@@ -10,6 +10,7 @@ import { SectorUpdatedData } from "./sector-updated.ts";
 import { EVENT_TYPES, type EventType, sectorOfType } from "./types.ts";
 import { SyncChangesAppliedData } from "./sync-changes-applied.ts";
 import { UserAuthenticatedData } from "./user-authenticated.ts";
+import { WebhookEndpointDisabledData } from "./webhook-endpoint-disabled.ts";
 
 export * from "./types.ts";
 export type {
@@ -54,6 +55,8 @@ function schemaFor(type: EventType): z.ZodType<Record<string, unknown>> {
 			return PermissionChangedData;
 		case "sync.changes.applied":
 			return SyncChangesAppliedData;
+		case "webhooks.endpoint.disabled":
+			return WebhookEndpointDisabledData;
 		default:
 			throw new Error(`no data schema for event type ${type}`);
 	}

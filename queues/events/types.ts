@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
 	"users.authenticated",
 	"audit.permission_changed",
 	"sync.changes.applied",
+	"webhooks.endpoint.disabled",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -16,6 +16,7 @@ import { registerProjectRoutes } from "./projects/index.ts";
 import { registerSectorRoutes } from "./sectors/index.ts";
 import { registerSyncRoutes } from "./sync/index.ts";
 import { registerUserRoutes } from "./users/index.ts";
+import { registerWebhookRoutes } from "./webhooks/index.ts";
 import { registerWellKnownRoutes } from "./well-known/index.ts";
 
 /** One line per resource; each resource's index registers its operations (one file each). */
@@ -35,6 +36,7 @@ export function registerRoutes(app: App) {
 	registerUserRoutes(app);
 	registerAdminRoutes(app);
 	registerSyncRoutes(app);
+	registerWebhookRoutes(app);
 	registerAuditRoutes(app);
 	registerAnalyticsRoutes(app);
 	registerNotificationRoutes(app);

@@ -15,5 +15,6 @@ export * from "./revocations.ts";
 export * from "./bookmarks.ts";
 export * from "./field-reports.ts";
 export * from "./sync-tombstones.ts";
+export * from "./webhooks.ts";
 export * from "./contributions.ts";
 export * from "./distributions.ts";
