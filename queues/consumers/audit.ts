@@ -1,49 +1,120 @@
 import { sql } from "drizzle-orm";
-import { auditLog } from "../../workers/db/schema/audit.ts";
-import type { Tx } from "../db.ts";
+import type { Database } from "../../workers/db/client.ts";
+import { SERVING_REGIONS } from "../../workers/domain/serving-regions.ts";
+import { textArray } from "../db.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { SECTOR_SLUGS, sectorOfType } from "../events/types.ts";
-import { SERVING_REGIONS } from "../../workers/domain/serving-regions.ts";
 import { type AuditRecord, chainHash, GENESIS_HASH } from "./audit-chain.ts";
-import type { EventConsumer } from "./runner.ts";
+import type { CustomCommitConsumer } from "./runner.ts";
+
+/** How many times a batch re-reads the head after another batch appended first, before it gives up (retried). */
+const APPEND_ATTEMPTS = 20;
 
 /**
- * The audit consumer: appends every event to the hash-chained `audit_log`. Appends are serialised on the
- * chain head row (its row lock is held until commit), so two batches can never both extend the same head.
+ * The audit consumer: appends every event to the hash-chained `audit_log`, exactly once.
+ *
+ * Appends are serialised on the chain head (`audit_chain_head`) by compare-and-set rather than a lock held
+ * across the hashing: read the head and which events were already recorded (one statement), hash the new rows
+ * in JavaScript, then one statement moves the head from exactly that (seq, hash) to the new one and, only if it
+ * moved, records the events in `processed_events` and inserts the rows. A batch that lost the race to another
+ * (the head moved meanwhile) inserts nothing and starts over from the new head, so the chain can never fork, and
+ * a batch costs two round trips instead of a five-statement transaction.
  */
-export const auditConsumer: EventConsumer = {
+export const auditConsumer: CustomCommitConsumer = {
 	name: "audit",
-	async apply(tx, events, { now }) {
-		const head = await lockChainHead(tx);
-		let seq = head.seq;
-		let prevHash = head.hash;
-		const rows: (AuditRecord & { prevHash: string; hash: string })[] = [];
+	async commit(db, events, { now }, checkpoint) {
+		const unique = [...new Map(events.map((e) => [e.id, e])).values()];
 		// Within a batch, in the order the events happened (across batches the log is in arrival order).
-		const ordered = [...events].sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
-		for (const event of ordered) {
-			seq++;
-			const record = auditRecordOf(event, seq, now);
-			const hash = await chainHash(prevHash, record);
-			rows.push({ ...record, prevHash, hash });
-			prevHash = hash;
+		unique.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+		for (let attempt = 1; attempt <= APPEND_ATTEMPTS; attempt++) {
+			const { head, seen } = await readHead(db, unique);
+			const fresh = unique.filter((e) => !seen.has(e.id));
+			for (const event of fresh) checkpoint(event);
+			if (fresh.length === 0) return { fresh: new Set(), outbox: [] };
+			const rows: (AuditRecord & { prevHash: string; hash: string })[] = [];
+			let prevHash = head.hash;
+			for (const [i, event] of fresh.entries()) {
+				const record = auditRecordOf(event, head.seq + i + 1, now);
+				const hash = await chainHash(prevHash, record);
+				rows.push({ ...record, prevHash, hash });
+				prevHash = hash;
+			}
+			if (await appendIfHeadUnmoved(db, head, rows))
+				return { fresh: new Set(fresh.map((e) => e.id)), outbox: [] };
 		}
-		// One round trip: the rows and the head move together (a data-modifying CTE always runs in full).
-		await tx.execute(sql`
-			with appended as ${tx.insert(auditLog).values(rows).returning({ seq: auditLog.seq })}
-			update audit_chain_head set seq = ${seq}, hash = ${prevHash}, updated_at = now() where id = 1`);
-		return undefined;
+		throw new Error(`the audit chain head moved under this batch ${APPEND_ATTEMPTS} times in a row`);
 	},
 };
 
-/** Takes the chain head's row lock for this transaction and returns it (creating it on an empty database). */
-async function lockChainHead(tx: Tx): Promise<{ seq: number; hash: string }> {
-	const result = await tx.execute<{ seq: string | number; hash: string }>(sql`
-		insert into audit_chain_head (id, seq, hash) values (1, 0, ${GENESIS_HASH})
-		on conflict (id) do update set updated_at = now()
-		returning seq, hash`);
-	const row = result.rows[0];
-	if (!row) throw new Error("audit chain head could not be locked");
-	return { seq: Number(row.seq), hash: row.hash };
+async function readHead(
+	db: Database,
+	events: CloudEvent[],
+): Promise<{ head: { seq: number; hash: string }; seen: Set<string> }> {
+	for (;;) {
+		const result = await db.execute<{ seq: string | number; hash: string; seen: string[] }>(sql`
+			select h.seq, h.hash, (
+				select coalesce(json_agg(p.event_id), '[]'::json) from processed_events p
+				where p.consumer = 'audit' and p.event_id = any(${textArray(events.map((e) => e.id))})
+			) as seen
+			from audit_chain_head h where h.id = 1`);
+		const row = result.rows[0];
+		if (row) return { head: { seq: Number(row.seq), hash: row.hash }, seen: new Set(row.seen) };
+		// A database created without the migration's genesis row: create it, then read again.
+		await db.execute(
+			sql`insert into audit_chain_head (id, seq, hash) values (1, 0, ${GENESIS_HASH}) on conflict (id) do nothing`,
+		);
+	}
+}
+
+/** One statement: move the head from `head` to the last row, and only then record the events and insert the rows. */
+async function appendIfHeadUnmoved(
+	db: Database,
+	head: { seq: number; hash: string },
+	rows: (AuditRecord & { prevHash: string; hash: string })[],
+): Promise<boolean> {
+	const last = rows.at(-1);
+	if (!last) return true;
+	const json = rows.map((r) => ({
+		seq: r.seq,
+		event_id: r.eventId,
+		occurred_at: r.occurredAt.toISOString(),
+		recorded_at: r.recordedAt.toISOString(),
+		actor: r.actor,
+		action: r.action,
+		target: r.target,
+		request_id: r.requestId,
+		source: r.source,
+		nation: r.nation,
+		sector: r.sector,
+		serving_region: r.servingRegion,
+		before: r.before,
+		after: r.after,
+		data: r.data,
+		prev_hash: r.prevHash,
+		hash: r.hash,
+	}));
+	const result = await db.execute<{ moved: number }>(sql`
+		with moved as (
+			update audit_chain_head set seq = ${last.seq}, hash = ${last.hash}, updated_at = now()
+			where id = 1 and seq = ${head.seq} and hash = ${head.hash}
+			returning 1
+		),
+		recorded as (
+			insert into processed_events (consumer, event_id)
+			select 'audit', id from unnest(${textArray(rows.map((r) => r.eventId))}) as id
+			where exists (select 1 from moved)
+		),
+		appended as (
+			insert into audit_log (seq, event_id, occurred_at, recorded_at, actor, action, target, request_id, source,
+				nation, sector, serving_region, before, after, data, prev_hash, hash)
+			select r.* from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as r(
+				seq bigint, event_id text, occurred_at timestamptz, recorded_at timestamptz, actor text, action text,
+				target text, request_id text, source text, nation char(2), sector text, serving_region text,
+				before jsonb, after jsonb, data jsonb, prev_hash char(64), hash char(64))
+			where exists (select 1 from moved)
+		)
+		select count(*)::int as moved from moved`);
+	return Number(result.rows[0]?.moved ?? 0) === 1;
 }
 
 const objectOrNull = (value: unknown): Record<string, unknown> | null =>

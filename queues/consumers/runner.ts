@@ -15,23 +15,50 @@ export interface ConsumerContext {
 	now: Date;
 }
 
-/**
- * A queue consumer with exactly-once effects. The runner records each event id in `processed_events` in the
- * same transaction as `apply`, and calls `apply` only with events this consumer has never applied.
- */
-export interface EventConsumer {
+interface ConsumerBase {
 	name: ConsumerName;
+	/**
+	 * Work after the commit that must not hold the transaction (sending pushes, draining the outbox). It must
+	 * be recoverable by a sweep: a failure here is logged, never retried through the queue.
+	 */
+	afterCommit?(events: CloudEvent[], context: ConsumerContext): Promise<void>;
+}
+
+/**
+ * The usual consumer: the runner records each event id in `processed_events` in the same transaction as
+ * `apply`, and calls `apply` only with the events this consumer has never applied.
+ */
+export interface TransactionalConsumer extends ConsumerBase {
 	/**
 	 * Applies the effects of fresh events inside the transaction. Throwing rolls back all of them. Events it
 	 * caused go into the outbox in the same transaction (`enqueueInTransaction`); return their ids and the
 	 * runner sends them right after the commit (the sweep sends them otherwise).
 	 */
 	apply(tx: Tx, events: CloudEvent[], context: ConsumerContext): Promise<undefined | { outbox: string[] }>;
-	/**
-	 * Work after the commit that must not hold the transaction (sending pushes, draining the outbox). It must
-	 * be recoverable by a sweep: a failure here is logged, never retried through the queue.
-	 */
-	afterCommit?(events: CloudEvent[], context: ConsumerContext): Promise<void>;
+}
+
+/**
+ * A consumer that commits its own unit of work, in fewer round trips than the default transaction. `commit`
+ * must record the events in `processed_events` and apply their effects atomically (all or nothing), skip the
+ * ones already recorded, call `checkpoint` for each fresh event before anything is committed (the test seam),
+ * and return the ids it applied.
+ */
+export interface CustomCommitConsumer extends ConsumerBase {
+	commit(
+		db: Database,
+		events: CloudEvent[],
+		context: ConsumerContext,
+		checkpoint: (event: CloudEvent) => void,
+	): Promise<CommitResult>;
+}
+
+/** A queue consumer with exactly-once effects (see `runConsumer`). */
+export type EventConsumer = TransactionalConsumer | CustomCommitConsumer;
+
+/** What a unit of work committed: the events applied now (the others had been before), and outbox events. */
+export interface CommitResult {
+	fresh: Set<string>;
+	outbox: string[];
 }
 
 /** Where a test may make a handler call fail (see `ConsumerOptions.faults`). */
@@ -249,6 +276,7 @@ export async function runConsumer(
 	return outcome;
 }
 
+/** Commits one unit of work (the whole batch, or one event) with the consumer's `commit` or the default one. */
 async function applyInOneTransaction(
 	consumer: EventConsumer,
 	db: Database,
@@ -256,20 +284,40 @@ async function applyInOneTransaction(
 	context: ConsumerContext,
 	options: ConsumerOptions,
 ): Promise<{ committed: { group: Group; fresh: boolean }[]; outbox: string[] }> {
+	const events = groups.map((g) => g.event);
+	const checkpoint = (event: CloudEvent) => options.faults?.("in-transaction", event);
+	const result =
+		"commit" in consumer
+			? await consumer.commit(db, events, context, checkpoint)
+			: await defaultCommit(consumer, db, events, context, checkpoint);
+	return {
+		committed: groups.map((group) => ({ group, fresh: result.fresh.has(group.event.id) })),
+		outbox: result.outbox,
+	};
+}
+
+/**
+ * The default unit of work: one transaction that records the events in `processed_events` and applies the
+ * effect of exactly the ones that were not recorded before.
+ */
+async function defaultCommit(
+	consumer: TransactionalConsumer,
+	db: Database,
+	events: CloudEvent[],
+	context: ConsumerContext,
+	checkpoint: (event: CloudEvent) => void,
+): Promise<CommitResult> {
 	return db.transaction(async (tx) => {
 		const inserted = await tx
 			.insert(processedEvents)
-			.values(groups.map((g) => ({ consumer: consumer.name, eventId: g.event.id })))
+			.values(events.map((event) => ({ consumer: consumer.name, eventId: event.id })))
 			.onConflictDoNothing()
 			.returning({ eventId: processedEvents.eventId });
 		const freshIds = new Set(inserted.map((r) => r.eventId));
-		const fresh = groups.filter((g) => freshIds.has(g.event.id)).map((g) => g.event);
-		for (const event of fresh) options.faults?.("in-transaction", event);
+		const fresh = events.filter((event) => freshIds.has(event.id));
+		for (const event of fresh) checkpoint(event);
 		const applied = fresh.length > 0 ? await consumer.apply(tx, fresh, context) : undefined;
-		return {
-			committed: groups.map((group) => ({ group, fresh: freshIds.has(group.event.id) })),
-			outbox: applied?.outbox ?? [],
-		};
+		return { fresh: freshIds, outbox: applied?.outbox ?? [] };
 	});
 }
 

@@ -1,6 +1,8 @@
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../../queues/consumers/audit-chain.ts";
+import { canonicalJson, verifyChain } from "../../queues/consumers/audit-chain.ts";
+import { withDb } from "../../workers/db/client.ts";
 import { makeEvent, messageId, query, runBatch, runId } from "./support.ts";
 
 describe("audit consumer (unit)", () => {
@@ -80,6 +82,32 @@ describe("audit consumer (unit)", () => {
 			sql`select error, attempts from event_failures where consumer = 'audit' and message_id = ${poisonId}`,
 		);
 		expect(failures[0]?.error).toMatch(/invalid CloudEvent/);
+	});
+});
+
+describe("concurrent batches", () => {
+	it("never fork the chain: each loses or wins the head, and the loser appends after the winner", async () => {
+		const tag = runId();
+		const batches = Array.from({ length: 6 }, (_, b) =>
+			Array.from({ length: 15 }, (_, i) =>
+				makeEvent({ type: "users.authenticated", actor: `race-${tag}`, data: { batch: b, i } }),
+			),
+		);
+		const results = await Promise.all(
+			batches.map((events) =>
+				runBatch(
+					"audit",
+					events.map((body) => ({ body })),
+				),
+			),
+		);
+		expect(results.every((r) => r.retryMessages.length === 0)).toBe(true);
+		const rows = await query<{ seq: number; prev_hash: string; hash: string }>(
+			sql`select seq::int as seq, prev_hash, hash from audit_log where actor = ${`race-${tag}`} order by seq`,
+		);
+		expect(rows).toHaveLength(90);
+		const verification = await withDb(env, (db) => verifyChain(db, { fromSeq: rows[0]?.seq, limit: 20_000 }));
+		expect(verification).toMatchObject({ ok: true, complete: true, first_broken: null });
 	});
 });
 

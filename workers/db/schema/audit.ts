@@ -46,8 +46,8 @@ export const auditLog = pgTable(
 export type AuditLogRow = typeof auditLog.$inferSelect;
 
 /**
- * The chain head: one row, locked by every append (`insert ... on conflict do update` takes its row lock), so
- * concurrent batches append one after the other and can never fork the chain.
+ * The chain head: one row, moved by compare-and-set with every append (from exactly the seq and hash the batch
+ * hashed from), so concurrent batches append one after the other and can never fork the chain.
  */
 export const auditChainHead = pgTable(
 	"audit_chain_head",
