@@ -39,8 +39,10 @@ interface TablePlan {
 	table: SyncTable;
 	/** Exclusive lower bound of the stamps sent; null = from the beginning. */
 	lower: number | null;
-	/** The client has nothing of this table yet: every record is `created`, and no tombstone is needed. */
-	allNew: boolean;
+	/** The client has nothing of this table: no tombstone is needed. */
+	empty: boolean;
+	/** Every record sent is new to the client (an empty table, or a first sync continuing page by page). */
+	allCreated: boolean;
 }
 
 /**
@@ -73,27 +75,34 @@ export async function pullChanges(
 			{ headers: { "retry-after": "2" } },
 		);
 	}
-	// The horizon can trail lastPulledAt (a transaction that started earlier has only now begun writing); the
-	// client already holds everything up to lastPulledAt, so the answer never goes back before it.
-	const upper = Math.max(horizon.safeMs ?? 0, lastPulledAt ?? 0);
+	// Timestamps a pull hands out are even, except the page ends of a first sync, which are odd: a client
+	// pulling from an odd timestamp is still filling an empty database, so every record it is sent is new to
+	// it. The horizon can trail lastPulledAt (a transaction that started earlier has only now begun writing);
+	// the client already holds everything up to lastPulledAt, so the answer never goes back before it.
+	const continuingFirstSync = lastPulledAt !== null && lastPulledAt % 2 === 1;
+	const firstSync = lastPulledAt === null || continuingFirstSync;
+	const upper = Math.max(evenFloor(horizon.safeMs ?? 0), lastPulledAt ?? 0);
 
 	const plans: TablePlan[] = tablesAt(options.schemaVersion).map((table) => {
 		const full = lastPulledAt === null || options.fullTables.has(table.name);
+		const empty = lastPulledAt === null || options.newTables.has(table.name);
 		return {
 			table,
 			lower: full ? null : lastPulledAt,
-			allNew: lastPulledAt === null || options.newTables.has(table.name),
+			empty,
+			allCreated: empty || continuingFirstSync,
 		};
 	});
 
 	return db.transaction(
 		async (tx) => {
-			const timestamp = await pageEnd(tx, principal, plans, upper, options.pageSize);
+			const cut = await pageEnd(tx, principal, plans, upper, options.pageSize);
+			const timestamp = cut < upper ? alignPageEnd(cut, firstSync, lastPulledAt, upper) : upper;
 			const parts: string[] = [];
 			let records = 0;
 			for (const plan of plans) {
 				const { created, updated } = await changedRecords(tx, principal, plan, lastPulledAt, timestamp);
-				const deleted = plan.allNew ? [] : await deletedIds(tx, principal, plan, timestamp);
+				const deleted = plan.empty ? [] : await deletedIds(tx, principal, plan, timestamp);
 				records += created.length + updated.length + deleted.length;
 				parts.push(
 					`${JSON.stringify(plan.table.name)}:{"created":[${created.join(",")}],"updated":[${updated.join(",")}],"deleted":${JSON.stringify(deleted)}}`,
@@ -109,6 +118,18 @@ export async function pullChanges(
 		},
 		{ isolationLevel: "repeatable read", accessMode: "read only" },
 	);
+}
+
+const evenFloor = (ms: number) => ms - (ms % 2);
+
+/**
+ * A page end with the parity that tells the next pull what the client holds (odd: inside a first sync), moved
+ * by one millisecond at most: down while that still makes progress past lastPulledAt, else up.
+ */
+function alignPageEnd(cut: number, firstSync: boolean, lastPulledAt: number | null, upper: number): number {
+	if ((cut % 2 === 1) === firstSync) return cut;
+	if (lastPulledAt === null || cut - 1 > lastPulledAt) return cut - 1;
+	return Math.min(cut + 1, upper);
 }
 
 /** `stamp > lower and stamp <= upper` for a stamp column. */
@@ -146,13 +167,13 @@ async function pageEnd(
 	pageSize: number,
 ): Promise<number> {
 	const stamps: SQL[] = [];
-	for (const { table, lower, allNew } of plans) {
+	for (const { table, lower, empty } of plans) {
 		const rows = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", lower, upper)}`;
 		// Soft-deleted rows only matter to a client that may hold them.
 		stamps.push(
-			sql`select r.sync_changed_ms as m from ${sql.raw(table.source)} r where ${rows} and ${allNew ? live(table) : sql`true`}`,
+			sql`select r.sync_changed_ms as m from ${sql.raw(table.source)} r where ${rows} and ${empty ? live(table) : sql`true`}`,
 		);
-		if (!allNew) {
+		if (!empty) {
 			stamps.push(
 				sql`select t.changed_ms as m from sync_tombstones t where t.table_name = ${table.name} and ${tombstonesOf(table, principal)} and ${windowOf("t.changed_ms", lower, upper)}`,
 			);
@@ -181,7 +202,7 @@ async function changedRecords(
 	const { table } = plan;
 	const record = recordJson(table);
 	const isNew =
-		plan.allNew || lastPulledAt === null ? sql`true` : newToClient(table, principal, lastPulledAt);
+		plan.allCreated || lastPulledAt === null ? sql`true` : newToClient(table, principal, lastPulledAt);
 	const where = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", plan.lower, timestamp)} and ${live(table)}`;
 	let query = sql`select ${record} as record, ${isNew} as is_new from ${sql.raw(table.source)} r where ${where}`;
 	if (table.name === "notification_settings" && plan.lower === null) {
@@ -197,12 +218,17 @@ async function changedRecords(
 }
 
 /**
- * Whether the client cannot hold the row yet: created after its last pull, or (reference data) outside the
- * principal's view at some point since, i.e. it moved into the principal's scope.
+ * Whether the client cannot hold the row yet. Reference data: created after its last pull, or outside the
+ * principal's view at some point since (it moved into the principal's scope). A user's own row: created after
+ * its last pull by another device; a row the client pushed itself comes back as updated (the pusher's next
+ * pull starts from the very `lastPulledAt` it pushed with), so WatermelonDB never recreates a record the user
+ * deleted on the device in between.
  */
 function newToClient(table: SyncTable, principal: Principal, lastPulledAt: number): SQL {
 	const created = sql`r.sync_created_ms > ${lastPulledAt}`;
-	if (table.kind === "owned") return created;
+	if (table.kind === "owned") {
+		return sql`(${created} and r.sync_origin_ms is distinct from ${lastPulledAt})`;
+	}
 	return sql`(${created} or exists (
 		select 1 from sync_tombstones t
 		where t.table_name = ${table.name} and t.row_id = ${sql.raw(table.tombstoneKey)} and t.reason = 'scope_changed'
@@ -240,10 +266,11 @@ async function deletedIds(
 	return result.rows.map((row) => row.id);
 }
 
-/** `json_build_object('id', ..., '<column>', <sql>, ...)::text` over the row alias `r`. */
+/** The record as JSON text, built from the row alias `r`: `{"id":...,"<column>":...}`. */
 function recordJson(table: SyncTable): SQL {
-	const pairs = [`'id', ${table.id}`, ...table.columns.map((c) => `'${c.name}', ${c.sql}`)];
-	return sql.raw(`json_build_object(${pairs.join(", ")})::text`);
+	const fields = [`${table.id} as "id"`, ...table.columns.map((c) => `${c.sql} as "${c.name}"`)];
+	// row_to_json writes compact JSON (json_build_object pads every key with spaces), in column order.
+	return sql.raw(`(select row_to_json(x) from (select ${fields.join(", ")}) x)::text`);
 }
 
 /**
@@ -253,5 +280,6 @@ function recordJson(table: SyncTable): SQL {
 function notificationSettingsDefaults(userId: string): SQL {
 	return sql`select ${userId}::text as user_id, true as enabled, '{}'::text[] as sectors, '{}'::text[] as regions,
 		'{}'::text[] as nations, ${sql.param([...NOTIFICATION_CATEGORIES])}::text[] as categories,
-		to_timestamp(0) as updated_at, 0::bigint as sync_created_ms, 0::bigint as sync_changed_ms`;
+		to_timestamp(0) as updated_at, 0::bigint as sync_created_ms, 0::bigint as sync_changed_ms,
+		null::bigint as sync_origin_ms`;
 }

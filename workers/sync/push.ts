@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Principal } from "../auth/principal.ts";
 import type { Database } from "../db/client.ts";
 import { ApiError, type ProblemIssue } from "../lib/problem.ts";
@@ -364,10 +364,17 @@ async function upsert(
 		...(table.onUpdate ? [table.onUpdate] : []),
 	];
 	const keyIsOwner = table.key === table.owner;
-	const insertColumns = keyIsOwner ? [table.key, ...columns] : [table.key, table.owner, ...columns];
-	const selectList: SQL = keyIsOwner
-		? sql.raw(["x.key", ...columns.map((c) => `x.${c}`)].join(", "))
-		: sql`x.key, ${principal.id}, ${sql.raw(columns.map((c) => `x.${c}`).join(", "))}`;
+	// sync_origin_ms is written on insert only: the row's first push (see newToClient in pull.ts).
+	const insertColumns = [table.key, ...(keyIsOwner ? [] : [table.owner]), ...columns, "sync_origin_ms"];
+	const selectList = sql.join(
+		[
+			sql.raw("x.key"),
+			...(keyIsOwner ? [] : [sql`${principal.id}`]),
+			...columns.map((c) => sql.raw(`x.${c}`)),
+			sql`${lastPulledAt}::bigint`,
+		],
+		sql`, `,
+	);
 	const result = await tx.execute<{ key: string; inserted: boolean }>(sql`
 		insert into ${sql.raw(table.source)} as r (${sql.raw(insertColumns.join(", "))})
 		select ${selectList} from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(${sql.raw(definitions)})

@@ -26,6 +26,12 @@ export const fieldReports = pgTable(
 		/** Mobile sync bookkeeping, set by the `covenant_sync_stamp` trigger (migration `sync_change_tracking`). */
 		syncCreatedMs: bigint("sync_created_ms", { mode: "number" }).notNull().default(0),
 		syncChangedMs: bigint("sync_changed_ms", { mode: "number" }).notNull().default(0),
+		/**
+		 * The `lastPulledAt` of the push that created the row. The pusher's next pull starts from that same
+		 * timestamp: there the row is its own echo (sent as updated, so a local delete since is not undone);
+		 * to any other device it is new (sent as created).
+		 */
+		syncOriginMs: bigint("sync_origin_ms", { mode: "number" }),
 	},
 	(t) => [
 		index("field_reports_user_changed_idx").on(t.userId, t.syncChangedMs),
