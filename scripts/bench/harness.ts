@@ -24,7 +24,7 @@
  * }
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -44,6 +44,8 @@ export interface BenchStackOptions {
 	bindings?: Record<string, string>;
 	/** Load the seeds (195 nations, 6 sectors, ~600 projects). Default true. */
 	seed?: boolean;
+	/** Open workerd's inspector on this port (e.g. to take a CPU profile of the worker under load). */
+	inspectorPort?: number;
 	log?: (message: string) => void;
 }
 
@@ -105,6 +107,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 		// wrangler reads wrangler.toml into Miniflare 4-style options; Miniflare 5 converts them.
 		const worker = new Miniflare(
 			convertV4MiniflareOptions({
+				...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
 				workers: [
 					{
 						...workerOptions,
@@ -218,6 +221,13 @@ export interface LoadOptions {
 
 export interface LoadResult {
 	requests_per_s: number;
+	/**
+	 * CPU time the workerd processes spent per answered request (user + system, from /proc; undefined off
+	 * Linux). Unlike throughput it barely depends on what else the machine is doing.
+	 */
+	worker_cpu_us: number | undefined;
+	/** CPU time this Node process (the load generator, proxy and issuer) spent per answered request. */
+	client_cpu_us: number;
 	p50_ms: number;
 	p90_ms: number;
 	p99_ms: number;
@@ -233,6 +243,8 @@ export interface LoadResult {
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 	const duration = options.durationSeconds ?? 10;
+	const workerdBefore = workerdCpuMs();
+	const clientBefore = process.cpuUsage();
 	const result = await autocannon({
 		url: options.url,
 		connections: options.connections ?? 32,
@@ -251,8 +263,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 				.reduce((sum, [, count]) => sum + count, 0)
 		: result["2xx"];
 	const total = Object.values(statuses).reduce((sum, count) => sum + count, 0);
+	const workerdAfter = workerdCpuMs();
+	const client = process.cpuUsage(clientBefore);
+	const answered = Math.max(1, total);
 	return {
 		requests_per_s: Math.round(ok / (result.duration || duration)),
+		worker_cpu_us:
+			workerdBefore === undefined || workerdAfter === undefined
+				? undefined
+				: Math.round(((workerdAfter - workerdBefore) * 1000) / answered),
+		client_cpu_us: Math.round((client.user + client.system) / answered),
 		p50_ms: result.latency.p50,
 		p90_ms: result.latency.p90,
 		p99_ms: result.latency.p99,
@@ -261,6 +281,54 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 		failed: total - ok + result.errors + result.timeouts,
 		statuses,
 	};
+}
+
+/**
+ * Total CPU time (ms) of the workerd processes this process started (Miniflare's runtimes), from /proc.
+ * Only the instance under load is busy during a run, so the delta over a run is that instance's cost.
+ */
+export function workerdCpuMs(): number | undefined {
+	if (process.platform !== "linux") return undefined;
+	const ticksPerSecond = 100; // USER_HZ: 100 on every Linux this runs on
+	let total = 0;
+	for (const pid of descendants(process.pid)) {
+		try {
+			const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+			const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+			if (!command.startsWith("workerd")) continue;
+			// utime and stime are fields 14 and 15 of /proc/<pid>/stat, i.e. 11 and 12 after the command.
+			total += ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+		} catch {
+			// The process exited between listing and reading.
+		}
+	}
+	return total;
+}
+
+function descendants(root: number): number[] {
+	const parents = new Map<number, number[]>();
+	for (const entry of readdirSync("/proc")) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+			const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+			const list = parents.get(parent) ?? [];
+			list.push(Number(entry));
+			parents.set(parent, list);
+		} catch {
+			// Gone already.
+		}
+	}
+	const out: number[] = [];
+	const queue = [root];
+	while (queue.length > 0) {
+		for (const child of parents.get(queue.shift() as number) ?? []) {
+			out.push(child);
+			queue.push(child);
+		}
+	}
+	return out;
 }
 
 /** A plain-text table: one line per row, columns padded, numbers right-aligned. */

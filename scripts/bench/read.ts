@@ -123,6 +123,8 @@ interface Row {
 	"x (a)": string;
 	"p50 ms": number;
 	"p99 ms": number;
+	"worker CPU µs/req": number | string;
+	"client CPU µs/req": number;
 	ok: number;
 	failed: number;
 }
@@ -134,6 +136,8 @@ function row(scenario: string, result: LoadResult, baseline: LoadResult | undefi
 		"x (a)": baseline ? (result.requests_per_s / baseline.requests_per_s).toFixed(2) : "1.00",
 		"p50 ms": result.p50_ms,
 		"p99 ms": result.p99_ms,
+		"worker CPU µs/req": result.worker_cpu_us ?? "n/a",
+		"client CPU µs/req": result.client_cpu_us,
 		ok: result.ok,
 		failed: result.failed,
 	};

@@ -4,6 +4,8 @@ import { CACHED_RESOURCES, type CachedResource } from "./keys.ts";
 
 /** Writes answer with this header; a read that sends it back is served data at least as new as that write. */
 export const CONSISTENCY_HEADER = "consistency-token";
+/** Tokens this API issues stay far below this; longer ones are refused before any decoding. */
+export const MAX_TOKEN_LENGTH = 512;
 
 /**
  * What a write returns so its client can read its own write anywhere: the resource's list version after the
@@ -28,6 +30,7 @@ export function decodeConsistencyToken(raw: string | undefined): ConsistencyToke
 		new ApiError("invalid_request", `The ${CONSISTENCY_HEADER} header is not a token this API issued`, {
 			errors: [{ path: ["headers", CONSISTENCY_HEADER], message: "malformed token", code: "invalid_token" }],
 		});
+	if (raw.length > MAX_TOKEN_LENGTH) throw invalid();
 	let compact: unknown;
 	try {
 		compact = JSON.parse(new TextDecoder().decode(fromBase64url(raw.trim())));

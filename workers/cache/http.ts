@@ -19,16 +19,17 @@ export const WRITE_CACHE_CONTROL = "no-store";
  * when the entry was filled (see `createEntry`), which is why the cast below is sound.
  */
 export function cachedJson<T>(c: Context<AppEnv>, read: CacheRead): TypedResponse<T, 200, "json"> {
-	const headers = new Headers({
+	const notModified = etagMatches(c.req.header("if-none-match"), read.entry.etag);
+	// One plain object, converted once by the runtime: this is the hottest path of the API.
+	const headers: Record<string, string> = {
 		etag: read.entry.etag,
 		"cache-control": READ_CACHE_CONTROL,
 		"x-cache": read.status,
 		vary: "Authorization",
-	});
-	if (read.status !== "MISS") headers.set("age", String(read.ageSeconds));
-	if (read.status === "STALE") headers.set("warning", '110 - "Response is Stale"');
-	const notModified = etagMatches(c.req.header("if-none-match"), read.entry.etag);
-	if (!notModified) headers.set("content-type", "application/json");
+	};
+	if (read.status !== "MISS") headers.age = String(read.ageSeconds);
+	if (read.status === "STALE") headers.warning = '110 - "Response is Stale"';
+	if (!notModified) headers["content-type"] = "application/json";
 	const response = new Response(notModified ? null : read.entry.body, {
 		status: notModified ? 304 : 200,
 		headers,

@@ -7,6 +7,7 @@ export { cacheConfig, ISOLATE_MAX_BYTES, ISOLATE_MAX_ENTRIES, ISOLATE_RECHECK_MS
 export {
 	CONSISTENCY_HEADER,
 	type ConsistencyToken,
+	MAX_TOKEN_LENGTH,
 	decodeConsistencyToken,
 	encodeConsistencyToken,
 	minItemVersion,
@@ -25,7 +26,7 @@ export {
 export {
 	cachedReadHeaders,
 	notModifiedResponse,
-	readRequestHeaders,
+	readRequestParameters,
 	strictBody,
 	writeRequestHeaders,
 	writeResponseHeaders,

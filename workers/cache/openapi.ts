@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { CONSISTENCY_HEADER } from "./consistency.ts";
+import { CONSISTENCY_HEADER, MAX_TOKEN_LENGTH } from "./consistency.ts";
 
 /**
  * The OpenAPI pieces every cached read and every write-through write shares, so the document describes the
@@ -43,18 +43,27 @@ export const writeResponseHeaders = {
 	"Cache-Control": text("no-store"),
 };
 
-export const readRequestHeaders = z.object({
-	"if-none-match": z
-		.string()
-		.max(1024)
-		.optional()
-		.openapi({ description: "ETag(s) the client holds; a match answers 304 without a body" }),
-	[CONSISTENCY_HEADER]: z
-		.string()
-		.max(512)
-		.optional()
-		.openapi({ description: "The token a write returned: the read reflects at least that write" }),
-});
+/**
+ * The conditional and consistency headers every cached read accepts, as plain OpenAPI parameters: they are
+ * documented but not run through a zod validator, which would copy and parse every request header on the
+ * hottest path of the API. The handler reads the two headers itself (a malformed consistency token is a 400).
+ */
+export const readRequestParameters = [
+	{
+		name: "If-None-Match",
+		in: "header" as const,
+		required: false,
+		description: "ETag(s) the client holds; a match answers 304 without a body",
+		schema: { type: "string" as const },
+	},
+	{
+		name: CONSISTENCY_HEADER,
+		in: "header" as const,
+		required: false,
+		description: "The token a write returned: the read reflects at least that write",
+		schema: { type: "string" as const, maxLength: MAX_TOKEN_LENGTH },
+	},
+];
 
 export const writeRequestHeaders = z.object({
 	"if-match": z.string().max(1024).optional().openapi({

@@ -7,7 +7,7 @@ import {
 	itemKey,
 	minItemVersion,
 	notModifiedResponse,
-	readRequestHeaders,
+	readRequestParameters,
 	readThrough,
 	waitUntilOf,
 } from "../../cache/index.ts";
@@ -24,7 +24,8 @@ export const route = defineRoute({
 	tags: ["nations"],
 	summary: "One nation, by ISO alpha-2 or alpha-3 code in any case",
 	access: { permission: "nations:read" },
-	request: { params: NationCodeParam, headers: readRequestHeaders },
+	request: { params: NationCodeParam },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "The nation",

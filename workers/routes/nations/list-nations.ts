@@ -10,7 +10,7 @@ import {
 	minListVersions,
 	notModifiedResponse,
 	readDependent,
-	readRequestHeaders,
+	readRequestParameters,
 	waitUntilOf,
 } from "../../cache/index.ts";
 import { listNations } from "../../db/queries/nations.ts";
@@ -60,7 +60,8 @@ export const route = defineRoute({
 	description:
 		"Keyset-paginated: follow `next_cursor` until it is null to see every matching nation exactly once. Served from the edge cache; list pages are invalidated by any nation write.",
 	access: { permission: "nations:read" },
-	request: { query: ListNationsQuery, headers: readRequestHeaders },
+	request: { query: ListNationsQuery },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "A page of nations",

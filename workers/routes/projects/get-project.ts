@@ -7,7 +7,7 @@ import {
 	itemKey,
 	minItemVersion,
 	notModifiedResponse,
-	readRequestHeaders,
+	readRequestParameters,
 	readThrough,
 	waitUntilOf,
 } from "../../cache/index.ts";
@@ -26,7 +26,8 @@ export const route = defineRoute({
 	description:
 		"A project outside the caller's nation, sector or region scope answers 404, exactly like one that does not exist.",
 	access: { permission: "projects:read" },
-	request: { params: ProjectIdParam, headers: readRequestHeaders },
+	request: { params: ProjectIdParam },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "The project",

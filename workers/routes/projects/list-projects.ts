@@ -12,7 +12,7 @@ import {
 	minListVersions,
 	notModifiedResponse,
 	readDependent,
-	readRequestHeaders,
+	readRequestParameters,
 	waitUntilOf,
 } from "../../cache/index.ts";
 import {
@@ -70,7 +70,8 @@ export const route = defineRoute({
 	description:
 		"Only projects within the caller's scopes are listed (a governor sees its nation's, a sector manager its sector's, a regional officer its serving region's). Keyset-paginated: follow `next_cursor` until null to see every matching project exactly once. Soft-deleted projects are never listed.",
 	access: { permission: "projects:read" },
-	request: { query: ListProjectsQuery, headers: readRequestHeaders },
+	request: { query: ListProjectsQuery },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "A page of projects",

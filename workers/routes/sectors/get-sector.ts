@@ -9,7 +9,7 @@ import {
 	minListVersions,
 	notModifiedResponse,
 	readDependent,
-	readRequestHeaders,
+	readRequestParameters,
 	waitUntilOf,
 } from "../../cache/index.ts";
 import { findSector, sectorTotalsByServingRegion } from "../../db/queries/sectors.ts";
@@ -36,7 +36,8 @@ export const route = defineRoute({
 	description:
 		"Totals cover every live project of the sector (aggregates are reference data, visible to every caller); they reflect project writes as soon as those are committed at this edge.",
 	access: { permission: "sectors:read" },
-	request: { params: SectorSlugParam, headers: readRequestHeaders },
+	request: { params: SectorSlugParam },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "The sector and its totals",

@@ -9,7 +9,7 @@ import {
 	minListVersions,
 	notModifiedResponse,
 	readDependent,
-	readRequestHeaders,
+	readRequestParameters,
 	waitUntilOf,
 } from "../../cache/index.ts";
 import { listSectorsWithTotals } from "../../db/queries/sectors.ts";
@@ -29,7 +29,8 @@ export const route = defineRoute({
 	tags: ["sectors"],
 	summary: "The six sectors with their live projects' count and budget totals",
 	access: { permission: "sectors:read" },
-	request: { query: z.object({}).strict(), headers: readRequestHeaders },
+	request: { query: z.object({}).strict() },
+	parameters: readRequestParameters,
 	responses: {
 		200: {
 			description: "Every sector, in slug order (six: no pagination)",
