@@ -105,9 +105,11 @@ async function main() {
 	const { values, positionals } = parsed;
 	if (values.help) usage("verifies a nation's ledger through the public API");
 	const [nation, ...extra] = positionals;
-	if (!nation || !/^[A-Za-z]{2,3}$/.test(nation)) usage("give the nation's ISO 3166-1 alpha-2 or alpha-3 code");
+	if (!nation || !/^[A-Za-z]{2,3}$/.test(nation))
+		usage("give the nation's ISO 3166-1 alpha-2 or alpha-3 code");
 	if (extra.length > 0) usage(`unexpected arguments: ${extra.join(" ")}`);
-	const baseUrl = (values["base-url"] as string | undefined) ?? process.env.COVENANT_BASE_URL ?? "http://localhost:8787";
+	const baseUrl =
+		(values["base-url"] as string | undefined) ?? process.env.COVENANT_BASE_URL ?? "http://localhost:8787";
 	try {
 		new URL(baseUrl);
 	} catch {
@@ -124,7 +126,9 @@ async function main() {
 	} else {
 		(code === 0 ? console.log : console.error)(describe(outcome, nation.toUpperCase()));
 		if (outcome.stage === "fetch" && outcome.status === 401) {
-			console.error("  (pass a token with ledger:read: --token, or COVENANT_TOKEN; `npm run token` mints one locally)");
+			console.error(
+				"  (pass a token with ledger:read: --token, or COVENANT_TOKEN; `npm run token` mints one locally)",
+			);
 		}
 	}
 	const saveTo = values["save-checkpoint"] as string | undefined;

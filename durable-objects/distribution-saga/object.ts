@@ -9,8 +9,9 @@ import {
 	shareIdempotencyKey,
 } from "../../workers/domain/fund/distribution.ts";
 import { nationByCode } from "../../workers/domain/ledger/nations.ts";
+import type { TransferView } from "../../workers/domain/ledger/views.ts";
 import { ledgerOf } from "../nation-ledger/client.ts";
-import type { NationLedger } from "../nation-ledger/object.ts";
+import type { LedgerWriteResult, WriteOptions } from "../nation-ledger/object.ts";
 import { type OutcomeEnv, recordOutcome } from "./outcome.ts";
 import { migrateSagaSchema } from "./schema.ts";
 
@@ -20,7 +21,9 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 60_000;
 
 /** What the saga needs of a nation's ledger: its transfer RPC. */
-export type ShareLedger = Pick<DurableObjectStub<NationLedger>, "transfer">;
+export interface ShareLedger {
+	transfer(input: unknown, options: WriteOptions): Promise<LedgerWriteResult<TransferView>>;
+}
 
 type SagaRow = {
 	id: string;
@@ -97,6 +100,10 @@ export class DistributionSaga extends DurableObject<Env> {
 		if (existing) {
 			if (existing.digest !== digest) {
 				throw new Error(`distribution ${plan.id} already has another plan; a plan is never replaced`);
+			}
+			// Starting again also resumes a saga whose alarm was lost.
+			if (isActive(existing.status) && (await this.ctx.storage.getAlarm()) === null) {
+				await this.ctx.storage.setAlarm(Math.max(Date.now(), existing.next_attempt_at_ms ?? 0));
 			}
 			return this.present(existing);
 		}
@@ -177,7 +184,7 @@ export class DistributionSaga extends DurableObject<Env> {
 					total_weight_cents: String(plan.total_weight_cents),
 				},
 			};
-			let result: Awaited<ReturnType<ShareLedger["transfer"]>>;
+			let result: LedgerWriteResult<TransferView>;
 			try {
 				result = await this.ledgerFor(share.nation).transfer(input, {
 					idempotencyKey: shareIdempotencyKey(plan.id, share.nation),

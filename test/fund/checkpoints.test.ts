@@ -1,14 +1,26 @@
 import { CompactSign, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { hashEntry, type LedgerEntry } from "../../workers/domain/ledger/entry.ts";
-import { CHECKPOINT_TYPE, type CheckpointPayload, verifyCheckpoint } from "../../workers/domain/verify/checkpoint.ts";
+import {
+	CHECKPOINT_TYPE,
+	type CheckpointPayload,
+	verifyCheckpoint,
+} from "../../workers/domain/verify/checkpoint.ts";
 import { verifyLedger } from "../../workers/domain/verify/ledger.ts";
 import { verifyRemoteLedger } from "../../workers/domain/verify/remote.ts";
 import type { GetCheckpointResponse } from "../../workers/routes/checkpoints/get-checkpoint.ts";
 import type { CovenantKeysResponse } from "../../workers/routes/well-known/get-covenant-keys.ts";
 import { bearer, uniqueSub } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
-import { deleteProjection, directContribution, fundTreasury, sleep, transfer, uniqueKey, uniquePeriod } from "./support.ts";
+import {
+	deleteProjection,
+	directContribution,
+	fundTreasury,
+	sleep,
+	transfer,
+	uniqueKey,
+	uniquePeriod,
+} from "./support.ts";
 
 // This file's ledgers (no other test file writes to them).
 const BUSY = "FJ"; // every kind of entry
@@ -37,7 +49,12 @@ beforeAll(async () => {
 	await action(BUSY, "hold-posted", "post", { amount: 3_000 });
 	await transfer(BUSY, admin, { ...fundTreasury(1_000), id: "hold-voided", pending: true });
 	await action(BUSY, "hold-voided", "void", {});
-	await transfer(BUSY, admin, { ...fundTreasury(700), id: "hold-expiring", pending: true, timeout_seconds: 1 });
+	await transfer(BUSY, admin, {
+		...fundTreasury(700),
+		id: "hold-expiring",
+		pending: true,
+		timeout_seconds: 1,
+	});
 	await action(BUSY, String(contribution.id), "reverse", {});
 	const batch = await call(`/v1/nations/${BUSY}/ledger/transfers`, {
 		method: "POST",
@@ -48,7 +65,12 @@ beforeAll(async () => {
 	await sleep(1_100); // the third hold times out; the next read of the ledger records its expiry
 });
 
-async function action(code: string, id: string, verb: "post" | "void" | "reverse", body: Record<string, unknown>) {
+async function action(
+	code: string,
+	id: string,
+	verb: "post" | "void" | "reverse",
+	body: Record<string, unknown>,
+) {
 	const response = await call(`/v1/nations/${code}/ledger/transfers/${id}/${verb}`, {
 		method: "POST",
 		headers: { ...admin, "idempotency-key": uniqueKey() },
@@ -116,7 +138,11 @@ describe("signed checkpoints and the verifier", () => {
 		const ledger = await json<{ head: { sequence: number; hash: string; balances_digest: string } }>(
 			await call(`/v1/nations/${BUSY}/ledger`, { headers: admin }),
 		);
-		expect(ledger.head).toMatchObject({ sequence: 11, hash: checkpoint.hash, balances_digest: checkpoint.balances_digest });
+		expect(ledger.head).toMatchObject({
+			sequence: 11,
+			hash: checkpoint.hash,
+			balances_digest: checkpoint.balances_digest,
+		});
 
 		const signature = await verifyCheckpoint(checkpoint.jws, await publishedKeys());
 		expect(signature).toMatchObject({ ok: true, kid: "test-checkpoint-1" });
@@ -154,7 +180,11 @@ describe("signed checkpoints and the verifier", () => {
 			fetch: throughWorker(),
 			pageSize: 4,
 		});
-		expect(outcome).toMatchObject({ stage: "ledger", ok: true, result: { ok: true, sequence: 11, entries_verified: 11 } });
+		expect(outcome).toMatchObject({
+			stage: "ledger",
+			ok: true,
+			result: { ok: true, sequence: 11, entries_verified: 11 },
+		});
 	});
 
 	it("verifies the checkpoint of an empty ledger: the genesis", async () => {
@@ -162,7 +192,10 @@ describe("signed checkpoints and the verifier", () => {
 		expect(checkpoint).toMatchObject({ sequence: 0, hash: "0".repeat(64), head_time: null });
 		const signature = await verifyCheckpoint(checkpoint.jws, await publishedKeys());
 		if (!signature.ok) throw new Error(signature.detail);
-		expect(verifyLedger({ checkpoint: signature.checkpoint, entries: [] })).toMatchObject({ ok: true, sequence: 0 });
+		expect(verifyLedger({ checkpoint: signature.checkpoint, entries: [] })).toMatchObject({
+			ok: true,
+			sequence: 0,
+		});
 	});
 
 	describe("detects what was tampered with, naming the first bad sequence", () => {
@@ -218,14 +251,20 @@ describe("signed checkpoints and the verifier", () => {
 				reason: "missing_entry",
 			});
 			const end = copy().slice(0, -1);
-			expect(verifyLedger({ checkpoint, entries: end })).toMatchObject({ ok: false, sequence: 11, reason: "missing_entry" });
+			expect(verifyLedger({ checkpoint, entries: end })).toMatchObject({
+				ok: false,
+				sequence: 11,
+				reason: "missing_entry",
+			});
 			const renumbered = copy().filter((e) => e.sequence !== 5);
 			for (const entry of renumbered) if (entry.sequence > 5) entry.sequence -= 1;
 			expect(verifyLedger({ checkpoint, entries: renumbered })).toMatchObject({ ok: false, sequence: 5 });
 		});
 
 		it("balances that do not follow from the entries", () => {
-			expect(verifyLedger({ checkpoint: { ...checkpoint, balances_digest: "f".repeat(64) }, entries: copy() })).toMatchObject({
+			expect(
+				verifyLedger({ checkpoint: { ...checkpoint, balances_digest: "f".repeat(64) }, entries: copy() }),
+			).toMatchObject({
 				ok: false,
 				check: "balances",
 				sequence: 11,
@@ -238,13 +277,21 @@ describe("signed checkpoints and the verifier", () => {
 			first.credit_account = "treasury";
 			first.kind = "disbursement";
 			first.hash = hashEntry(first);
-			expect(verifyLedger({ checkpoint, entries: overdraft })).toMatchObject({ ok: false, sequence: 1, check: "balances" });
+			expect(verifyLedger({ checkpoint, entries: overdraft })).toMatchObject({
+				ok: false,
+				sequence: 1,
+				check: "balances",
+			});
 		});
 
 		it("a forged signature: another key under the published kid, an altered payload, an unknown kid, another typ", async () => {
 			const keys = await publishedKeys();
 			const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-			const forged = await sign({ ...checkpoint, sequence: 12 }, privateKey as CryptoKey, "test-checkpoint-1");
+			const forged = await sign(
+				{ ...checkpoint, sequence: 12 },
+				privateKey as CryptoKey,
+				"test-checkpoint-1",
+			);
 			expect(await verifyCheckpoint(forged, keys)).toMatchObject({ ok: false, reason: "bad_signature" });
 
 			const genuine = (await checkpointOf(BUSY)).jws;
@@ -257,7 +304,9 @@ describe("signed checkpoints and the verifier", () => {
 				ok: false,
 				reason: "bad_signature",
 			});
-			expect(await verifyCheckpoint(await sign(checkpoint, privateKey as CryptoKey, "someone-else"), keys)).toMatchObject({
+			expect(
+				await verifyCheckpoint(await sign(checkpoint, privateKey as CryptoKey, "someone-else"), keys),
+			).toMatchObject({
 				ok: false,
 				reason: "unknown_key",
 			});
@@ -283,25 +332,42 @@ describe("signed checkpoints and the verifier", () => {
 				baseUrl: "https://edge.test",
 				nation: BUSY,
 				token,
-				fetch: rewriteEntries((data) => data.map((e) => (e.sequence === 7 ? { ...e, amount: e.amount + 100 } : e))),
+				fetch: rewriteEntries((data) =>
+					data.map((e) => (e.sequence === 7 ? { ...e, amount: e.amount + 100 } : e)),
+				),
 			});
-			expect(tampered).toMatchObject({ stage: "ledger", ok: false, result: { sequence: 7, reason: "hash_mismatch" } });
+			expect(tampered).toMatchObject({
+				stage: "ledger",
+				ok: false,
+				result: { sequence: 7, reason: "hash_mismatch" },
+			});
 			const dropped = await verifyRemoteLedger({
 				baseUrl: "https://edge.test",
 				nation: BUSY,
 				token,
 				fetch: rewriteEntries((data) => data.filter((e) => e.sequence !== 2)),
 			});
-			expect(dropped).toMatchObject({ stage: "ledger", ok: false, result: { sequence: 2, reason: "missing_entry" } });
+			expect(dropped).toMatchObject({
+				stage: "ledger",
+				ok: false,
+				result: { sequence: 2, reason: "missing_entry" },
+			});
 			const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
 			const forgedJws = await sign(checkpoint, privateKey as CryptoKey, "test-checkpoint-1");
 			const forged = await verifyRemoteLedger({
 				baseUrl: "https://edge.test",
 				nation: BUSY,
 				token,
-				fetch: throughWorker((path, body) => (path.endsWith("/checkpoint") ? { ...(body as object), jws: forgedJws } : body)),
+				fetch: throughWorker((path, body) =>
+					path.endsWith("/checkpoint") ? { ...(body as object), jws: forgedJws } : body,
+				),
 			});
-			expect(forged).toMatchObject({ stage: "signature", ok: false, which: "checkpoint", reason: "bad_signature" });
+			expect(forged).toMatchObject({
+				stage: "signature",
+				ok: false,
+				which: "checkpoint",
+				reason: "bad_signature",
+			});
 		});
 	});
 
@@ -317,7 +383,9 @@ describe("signed checkpoints and the verifier", () => {
 			const earlier = await verifyCheckpoint(earlierJws, keys);
 			if (!later.ok || !earlier.ok) throw new Error("checkpoints do not verify");
 			const entries = await entriesOf(GROWING, later.checkpoint.sequence);
-			expect(verifyLedger({ checkpoint: later.checkpoint, entries, earlier: earlier.checkpoint })).toMatchObject({
+			expect(
+				verifyLedger({ checkpoint: later.checkpoint, entries, earlier: earlier.checkpoint }),
+			).toMatchObject({
 				ok: true,
 				sequence: 4,
 				extends: { sequence: 2, hash: earlier.checkpoint.hash },
@@ -329,7 +397,9 @@ describe("signed checkpoints and the verifier", () => {
 			const other = await sign({ ...earlier.checkpoint, hash: "a".repeat(64) }, run.key, run.kid);
 			const otherChecked = await verifyCheckpoint(other, keys);
 			if (!otherChecked.ok) throw new Error(otherChecked.detail);
-			expect(verifyLedger({ checkpoint: later.checkpoint, entries, earlier: otherChecked.checkpoint })).toMatchObject({
+			expect(
+				verifyLedger({ checkpoint: later.checkpoint, entries, earlier: otherChecked.checkpoint }),
+			).toMatchObject({
 				ok: false,
 				check: "consistency",
 				sequence: 2,
@@ -344,7 +414,9 @@ describe("signed checkpoints and the verifier", () => {
 				}),
 			).toMatchObject({ ok: false, check: "consistency", reason: "balances_differ_from_earlier" });
 			// A "later" checkpoint behind the earlier one means entries disappeared.
-			expect(verifyLedger({ checkpoint: earlier.checkpoint, entries, earlier: later.checkpoint })).toMatchObject({
+			expect(
+				verifyLedger({ checkpoint: earlier.checkpoint, entries, earlier: later.checkpoint }),
+			).toMatchObject({
 				ok: false,
 				check: "consistency",
 				sequence: 3,
@@ -366,7 +438,11 @@ describe("signed checkpoints and the verifier", () => {
 				earlierCheckpoint: other,
 				fetch: throughWorker(),
 			});
-			expect(remoteFork).toMatchObject({ stage: "ledger", ok: false, result: { check: "consistency", sequence: 2 } });
+			expect(remoteFork).toMatchObject({
+				stage: "ledger",
+				ok: false,
+				result: { check: "consistency", sequence: 2 },
+			});
 		});
 	});
 
@@ -394,7 +470,9 @@ describe("signed checkpoints and the verifier", () => {
 			const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
 			const fresh = await exportJWK(privateKey);
 			const retiredPublicOnly = { kty: old?.kty, crv: old?.crv, x: old?.x, kid: old?.kid };
-			const rotated = { CHECKPOINT_SIGNING_KEYS: JSON.stringify([{ ...fresh, kid: "test-checkpoint-2" }, retiredPublicOnly]) } as Partial<Env>;
+			const rotated = {
+				CHECKPOINT_SIGNING_KEYS: JSON.stringify([{ ...fresh, kid: "test-checkpoint-2" }, retiredPublicOnly]),
+			} as Partial<Env>;
 
 			const keysResponse = await call("/.well-known/covenant-keys.json", {}, rotated);
 			const keys = await json<CovenantKeysResponse>(keysResponse);
@@ -403,14 +481,29 @@ describe("signed checkpoints and the verifier", () => {
 				await call(`/v1/nations/${GROWING}/ledger/checkpoint`, { headers: admin }, rotated),
 			);
 			expect(after.kid).toBe("test-checkpoint-2");
-			expect(await verifyCheckpoint(after.jws, keys as JSONWebKeySet)).toMatchObject({ ok: true, kid: "test-checkpoint-2" });
-			expect(await verifyCheckpoint(before.jws, keys as JSONWebKeySet)).toMatchObject({ ok: true, kid: "test-checkpoint-1" });
+			expect(await verifyCheckpoint(after.jws, keys as JSONWebKeySet)).toMatchObject({
+				ok: true,
+				kid: "test-checkpoint-2",
+			});
+			expect(await verifyCheckpoint(before.jws, keys as JSONWebKeySet)).toMatchObject({
+				ok: true,
+				kid: "test-checkpoint-1",
+			});
 		});
 
 		it("answers 503 with the reason when no usable signing key is configured", async () => {
-			for (const value of ["", "not json", "[]", JSON.stringify([{ kty: "OKP", crv: "Ed25519", x: "A".repeat(43), kid: "k" }])]) {
+			for (const value of [
+				"",
+				"not json",
+				"[]",
+				JSON.stringify([{ kty: "OKP", crv: "Ed25519", x: "A".repeat(43), kid: "k" }]),
+			]) {
 				const overrides = { CHECKPOINT_SIGNING_KEYS: value } as Partial<Env>;
-				const response = await call(`/v1/nations/${GROWING}/ledger/checkpoint`, { headers: admin }, overrides);
+				const response = await call(
+					`/v1/nations/${GROWING}/ledger/checkpoint`,
+					{ headers: admin },
+					overrides,
+				);
 				expect(response.status).toBe(503);
 				expect(response.headers.get("content-type")).toBe("application/problem+json");
 				expect((await json(response)).detail).toContain("CHECKPOINT_SIGNING_KEYS");
@@ -427,9 +520,13 @@ describe("signed checkpoints and the verifier", () => {
 				expect((await json(response)).code).toBe("not_found");
 			}
 			const governor = await bearer(`nation:${GROWING}`, uniqueSub("governor"));
-			expect((await call(`/v1/nations/${GROWING}/ledger/checkpoint`, { headers: governor })).status).toBe(200);
+			expect((await call(`/v1/nations/${GROWING}/ledger/checkpoint`, { headers: governor })).status).toBe(
+				200,
+			);
 			expect((await call(`/v1/nations/${BUSY}/ledger/checkpoint`, { headers: governor })).status).toBe(404);
-			expect((await call(`/v1/nations/${BUSY}/ledger/entries?from_seq=1&to_seq=2`, { headers: governor })).status).toBe(404);
+			expect(
+				(await call(`/v1/nations/${BUSY}/ledger/entries?from_seq=1&to_seq=2`, { headers: governor })).status,
+			).toBe(404);
 		});
 
 		it("needs a token with ledger:read", async () => {
@@ -439,11 +536,15 @@ describe("signed checkpoints and the verifier", () => {
 		});
 
 		it("accepts from_seq/to_seq for the entries range and refuses a malformed one", async () => {
-			const response = await call(`/v1/nations/${BUSY}/ledger/entries?from_seq=3&to_seq=5`, { headers: admin });
+			const response = await call(`/v1/nations/${BUSY}/ledger/entries?from_seq=3&to_seq=5`, {
+				headers: admin,
+			});
 			const page = await json<{ data: LedgerEntry[] }>(response);
 			expect(page.data.map((e) => e.sequence)).toEqual([3, 4, 5]);
 			for (const bad of ["from_seq=0", "to_seq=-1", "from_seq=abc"]) {
-				expect((await call(`/v1/nations/${BUSY}/ledger/entries?${bad}`, { headers: admin })).status).toBe(400);
+				expect((await call(`/v1/nations/${BUSY}/ledger/entries?${bad}`, { headers: admin })).status).toBe(
+					400,
+				);
 			}
 		});
 	});

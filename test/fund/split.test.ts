@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { type Share, SplitError, splitByWeight, type Weight } from "../../workers/domain/fund/split.ts";
 import { LEDGER_NATIONS } from "../../workers/domain/ledger/nations.ts";
-import { SplitError, type Share, splitByWeight, type Weight } from "../../workers/domain/fund/split.ts";
 
 const sum = (shares: Share[]) => shares.reduce((total, s) => total + BigInt(s.share), 0n);
 const ALL = LEDGER_NATIONS.map((n) => n.iso2);
@@ -45,12 +45,23 @@ describe("splitByWeight: largest remainder in integer cents", () => {
 		]);
 		expect(byRemainder.filter((s) => s.extra_cent).map((s) => s.nation)).toEqual(["KE"]);
 		// 2 cents over weights 1 and 3 (total 4): remainders 2 and 6 mod 4 = 2 tie: the larger weight wins.
-		expect(splitByWeight(2, [{ nation: "AA", weight: 1 }, { nation: "BB", weight: 3 }])).toEqual([
+		expect(
+			splitByWeight(2, [
+				{ nation: "AA", weight: 1 },
+				{ nation: "BB", weight: 3 },
+			]),
+		).toEqual([
 			{ nation: "AA", weight: 1, share: 0, extra_cent: false },
 			{ nation: "BB", weight: 3, share: 2, extra_cent: true },
 		]);
 		// 2 cents over weights 1, 1, 2: XX gets 1 whole cent; the last cent ties on remainder and weight: lower code.
-		expect(splitByWeight(2, [{ nation: "ZZ", weight: 1 }, { nation: "YY", weight: 1 }, { nation: "XX", weight: 2 }])).toEqual([
+		expect(
+			splitByWeight(2, [
+				{ nation: "ZZ", weight: 1 },
+				{ nation: "YY", weight: 1 },
+				{ nation: "XX", weight: 2 },
+			]),
+		).toEqual([
 			{ nation: "XX", weight: 2, share: 1, extra_cent: false },
 			{ nation: "YY", weight: 1, share: 1, extra_cent: true },
 			{ nation: "ZZ", weight: 1, share: 0, extra_cent: false },
@@ -70,7 +81,12 @@ describe("splitByWeight: largest remainder in integer cents", () => {
 
 	it("is exact for amounts near 2^53 with the largest weights (products far beyond 2^53)", () => {
 		const weights = ALL.map((nation, i) => ({ nation, weight: 250_000_000_000 - i * 7 }));
-		for (const amount of [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, 2 ** 52 + 1, 9_007_199_254_740_881]) {
+		for (const amount of [
+			Number.MAX_SAFE_INTEGER,
+			Number.MAX_SAFE_INTEGER - 1,
+			2 ** 52 + 1,
+			9_007_199_254_740_881,
+		]) {
 			const shares = splitByWeight(amount, weights);
 			expect(sum(shares)).toBe(BigInt(amount));
 			for (const share of shares) expect(Number.isSafeInteger(share.share)).toBe(true);
@@ -82,7 +98,10 @@ describe("splitByWeight: largest remainder in integer cents", () => {
 		const next = random(42);
 		for (let round = 0; round < 300; round++) {
 			const count = 1 + Math.floor(next() * 195);
-			const weights = ALL.slice(0, count).map((nation) => ({ nation, weight: 1 + Math.floor(next() * 10 ** (1 + Math.floor(next() * 11))) }));
+			const weights = ALL.slice(0, count).map((nation) => ({
+				nation,
+				weight: 1 + Math.floor(next() * 10 ** (1 + Math.floor(next() * 11))),
+			}));
 			const amount = 1 + Math.floor(next() * 10 ** (1 + Math.floor(next() * 15)));
 			const shares = splitByWeight(amount, weights);
 			expect(sum(shares)).toBe(BigInt(amount));
@@ -98,6 +117,11 @@ describe("splitByWeight: largest remainder in integer cents", () => {
 		}
 		expect(() => splitByWeight(1, [])).toThrow(/nobody/);
 		expect(() => splitByWeight(1, [{ nation: "KE", weight: 0 }])).toThrow(/weight/);
-		expect(() => splitByWeight(1, [{ nation: "KE", weight: 1 }, { nation: "KE", weight: 2 }])).toThrow(/twice/);
+		expect(() =>
+			splitByWeight(1, [
+				{ nation: "KE", weight: 1 },
+				{ nation: "KE", weight: 2 },
+			]),
+		).toThrow(/twice/);
 	});
 });

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { sagaOf } from "../../../durable-objects/distribution-saga/client.ts";
 import type { App } from "../../app.ts";
 import { inTransaction } from "../../db/queries/transaction.ts";
-import { distributions, distributionShares } from "../../db/schema/distributions.ts";
+import { distributionShares, distributions } from "../../db/schema/distributions.ts";
 import { projects } from "../../db/schema/projects.ts";
 import {
 	type DistributionPlan,
@@ -28,7 +28,10 @@ import { type DistributionResponse, DistributionSchema } from "./schema.ts";
 export const CreateDistributionBody = z
 	.strictObject({
 		project_id: z.uuid({ error: "expected a project id (UUID)" }),
-		amount: PositiveCents.openapi({ description: "The profit to distribute, in integer USD cents", example: 1_000_000 }),
+		amount: PositiveCents.openapi({
+			description: "The profit to distribute, in integer USD cents",
+			example: 1_000_000,
+		}),
 		period: Period.openapi({
 			description: "The contribution year whose paid contributions weigh the split, `YYYY`",
 			example: "2026",
@@ -39,12 +42,15 @@ export type CreateDistributionRequest = z.input<typeof CreateDistributionBody>;
 export type CreateDistributionResponse = DistributionResponse;
 
 const Headers = z.object({
-	"idempotency-key": z.string().optional().openapi({
-		param: { name: "Idempotency-Key", in: "header" },
-		description:
-			"Strongly recommended: makes retries safe. The same key with the same body returns the distribution the first request created (and restarts its saga if it never started) instead of distributing twice; with another body, 422. Without a key every request is a new distribution.",
-		example: "profit-2026-q2-solar-park",
-	}),
+	"idempotency-key": z
+		.string()
+		.optional()
+		.openapi({
+			param: { name: "Idempotency-Key", in: "header" },
+			description:
+				"Strongly recommended: makes retries safe. The same key with the same body returns the distribution the first request created (and restarts its saga if it never started) instead of distributing twice; with another body, 422. Without a key every request is a new distribution.",
+			example: "profit-2026-q2-solar-park",
+		}),
 });
 
 export const route = defineRoute({
@@ -62,10 +68,14 @@ export const route = defineRoute({
 	},
 	responses: {
 		202: {
-			description: "The distribution was planned and its saga started (or, with Idempotent-Replayed: true, had been)",
+			description:
+				"The distribution was planned and its saga started (or, with Idempotent-Replayed: true, had been)",
 			headers: {
 				Location: { description: "The distribution's URL", schema: { type: "string" } },
-				"Idempotent-Replayed": { description: "`true` for the stored outcome of an earlier request", schema: { type: "string" } },
+				"Idempotent-Replayed": {
+					description: "`true` for the stored outcome of an earlier request",
+					schema: { type: "string" },
+				},
 			},
 			content: { "application/json": { schema: DistributionSchema } },
 		},
@@ -90,12 +100,19 @@ export const register = (app: App) =>
 			where: and(eq(projects.id, body.project_id), isNull(projects.deletedAt)),
 		});
 		if (!project) {
-			throw new ApiError("unprocessable", `No project has the id ${body.project_id}; nothing was distributed`, {
-				errors: [{ path: ["project_id"], message: "unknown project", code: "unknown_project" }],
-				extensions: { reason: "unknown_project" },
-			});
+			throw new ApiError(
+				"unprocessable",
+				`No project has the id ${body.project_id}; nothing was distributed`,
+				{
+					errors: [{ path: ["project_id"], message: "unknown project", code: "unknown_project" }],
+					extensions: { reason: "unknown_project" },
+				},
+			);
 		}
-		const [paid, completeness] = await Promise.all([paidContributions(db, body.period), projectionCompleteness(db)]);
+		const [paid, completeness] = await Promise.all([
+			paidContributions(db, body.period),
+			projectionCompleteness(db),
+		]);
 		if (paid.length === 0) {
 			throw new ApiError(
 				"unprocessable",
@@ -106,7 +123,10 @@ export const register = (app: App) =>
 		const weights = paid.map((p) => ({ nation: p.nation, weight: p.paid_cents }));
 		const totalWeight = weights.reduce((sum, w) => sum + w.weight, 0);
 		if (!Number.isSafeInteger(totalWeight)) {
-			throw new ApiError("unprocessable", "The contributions paid for the period exceed 2^53 − 1 cents in total");
+			throw new ApiError(
+				"unprocessable",
+				"The contributions paid for the period exceed 2^53 − 1 cents in total",
+			);
 		}
 		const regions = new Map<string, ServingRegion>();
 		for (const { nation } of weights) {
@@ -145,7 +165,9 @@ export const register = (app: App) =>
 					requestFingerprint,
 					createdBy: plan.created_by,
 					plan,
-					weightsCompleteThrough: plan.weights_complete_through ? new Date(plan.weights_complete_through) : null,
+					weightsCompleteThrough: plan.weights_complete_through
+						? new Date(plan.weights_complete_through)
+						: null,
 				})
 				.onConflictDoNothing({ target: distributions.id })
 				.returning({ id: distributions.id });
@@ -177,14 +199,23 @@ function idempotencyKeyOf(header: string | undefined): string | undefined {
 	if (!checked.success) {
 		throw new ApiError("invalid_request", "The Idempotency-Key header is invalid", {
 			errors: [
-				{ path: ["Idempotency-Key"], message: checked.error.issues[0]?.message ?? "invalid", code: "invalid_format" },
+				{
+					path: ["Idempotency-Key"],
+					message: checked.error.issues[0]?.message ?? "invalid",
+					code: "invalid_format",
+				},
 			],
 		});
 	}
 	return header;
 }
 
-async function replay(c: Context<AppEnv>, storedFingerprint: string, fingerprint: string, plan: DistributionPlan) {
+async function replay(
+	c: Context<AppEnv>,
+	storedFingerprint: string,
+	fingerprint: string,
+	plan: DistributionPlan,
+) {
 	if (storedFingerprint !== fingerprint) {
 		throw new ApiError(
 			"idempotency_key_reused",
@@ -199,7 +230,9 @@ async function startSaga(c: Context<AppEnv>, plan: DistributionPlan): Promise<Di
 	try {
 		return await sagaOf(c.env, plan.id).start(plan);
 	} catch (error) {
-		console.error(JSON.stringify({ msg: "distribution saga did not start", distribution: plan.id, error: String(error) }));
+		console.error(
+			JSON.stringify({ msg: "distribution saga did not start", distribution: plan.id, error: String(error) }),
+		);
 		throw new ApiError(
 			"unavailable",
 			`Distribution ${plan.id} was planned but its saga did not start; repeat the request with the same Idempotency-Key (or GET /v1/distributions/${plan.id}) to start it`,

@@ -5,7 +5,12 @@ import { distributions } from "../../db/schema/distributions.ts";
 import { DISTRIBUTION_ID_PATTERN } from "../../domain/fund/distribution.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { assertCanSee, DistributionIdParam, type DistributionResponse, DistributionSchema } from "./schema.ts";
+import {
+	assertCanSee,
+	DistributionIdParam,
+	type DistributionResponse,
+	DistributionSchema,
+} from "./schema.ts";
 
 export type GetDistributionResponse = DistributionResponse;
 

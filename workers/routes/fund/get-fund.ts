@@ -30,11 +30,9 @@ export const FundSchema = z
 			.openapi({ description: "The contribution year the totals are limited to; null for all time" }),
 		currency: z.literal("USD"),
 		totals: TotalsSchema,
-		by_serving_region: z
-			.array(TotalsSchema.extend({ serving_region: z.enum(SERVING_REGIONS) }))
-			.openapi({
-				description: "Per serving region of the nations whose books hold the money (the regions you may see)",
-			}),
+		by_serving_region: z.array(TotalsSchema.extend({ serving_region: z.enum(SERVING_REGIONS) })).openapi({
+			description: "Per serving region of the nations whose books hold the money (the regions you may see)",
+		}),
 		by_sector: z
 			.array(
 				z.object({
