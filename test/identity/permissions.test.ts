@@ -174,7 +174,7 @@ describe("docs/identity.md", () => {
 		const roles = ["admin", "governor", "sector_manager", "regional", "partner", "viewer"] as const;
 		const rows = (doc as string)
 			.split("\n")
-			.filter((line) => /^\| [a-z_]+ \| (read|–)/.test(line))
+			.filter((line) => /^\| [a-z_]+ +\| +(read|–)/.test(line))
 			.map((line) =>
 				line
 					.split("|")

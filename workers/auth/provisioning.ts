@@ -1,7 +1,6 @@
 import { getTableColumns, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import type { Database } from "../db/client.ts";
-import { withDb } from "../db/client.ts";
 import { type UserRow, users } from "../db/schema/users.ts";
 import type { AppEnv } from "../lib/context.ts";
 import { BoundedCache } from "./bounded-cache.ts";
@@ -109,30 +108,44 @@ async function announce(c: Context<AppEnv>, principal: Principal, user: UserRow)
 	});
 }
 
-/**
- * Provisions the caller in the background (after the response) unless this isolate did so recently: the
- * hot path never waits for Postgres. A failure is logged and retried on the person's next request.
- */
-export function provisionInBackground(c: Context<AppEnv>, principal: Principal): void {
-	if (principal.kind !== "user" || recentlySeen.get(principal.id)) return;
-	recentlySeen.set(principal.id, true, SEEN_TTL_MS);
-	const work = (async () => {
-		try {
-			const profile = profileFromClaims(principal.id, principal.claims, c.var.servingRegion);
-			const { user, announce: isNewSession } = await withDb(c.env, (db) => provisionUser(db, profile));
-			if (isNewSession) await announce(c, principal, user);
-		} catch (error) {
-			recentlySeen.delete(principal.id);
-			console.error(
-				JSON.stringify({ msg: "user provisioning failed", sub: principal.id, error: String(error) }),
-			);
-		}
-	})();
+/** After a failed attempt, a person's requests skip provisioning this long (Postgres may be unreachable). */
+const RETRY_AFTER_FAILURE_MS = 60_000;
+
+function inBackground(c: Context<AppEnv>, work: Promise<unknown>): void {
 	try {
 		c.executionCtx.waitUntil(work);
 	} catch {
 		// No execution context (app.request in a unit test): the work still runs, unawaited.
 	}
+}
+
+/**
+ * Provisions the caller unless this isolate did so recently, on the request's own connection once its
+ * handler is done (one connection per request, never two). It costs one upsert per person per isolate every
+ * few minutes; a failure is logged, never fails the request, and is retried after a minute.
+ */
+export async function provisionOnFirstSight(c: Context<AppEnv>, principal: Principal): Promise<void> {
+	if (principal.kind !== "user" || recentlySeen.get(principal.id)) return;
+	recentlySeen.set(principal.id, true, SEEN_TTL_MS);
+	try {
+		const profile = profileFromClaims(principal.id, principal.claims, c.var.servingRegion);
+		const { user, announce: isNewSession } = await provisionUser(c.var.db(), profile);
+		if (isNewSession) inBackground(c, announceSafely(c, principal, user));
+	} catch (error) {
+		recentlySeen.set(principal.id, true, RETRY_AFTER_FAILURE_MS);
+		console.error(
+			JSON.stringify({ msg: "user provisioning failed", sub: principal.id, error: String(error) }),
+		);
+	}
+}
+
+/** The event is an audit record of the sign-in; the person's request must not fail for it. */
+async function announceSafely(c: Context<AppEnv>, principal: Principal, user: UserRow): Promise<void> {
+	await announce(c, principal, user).catch((error) =>
+		console.error(
+			JSON.stringify({ msg: "users.authenticated not sent", sub: principal.id, error: String(error) }),
+		),
+	);
 }
 
 /** Provisions the caller now and returns their record (for /v1/me, which must answer with it). */

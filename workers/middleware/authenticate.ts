@@ -4,7 +4,7 @@ import { assertTokenNotRevoked, authenticateApiKey } from "../auth/credentials.t
 import { scopeClaim, verifyAccessToken } from "../auth/jwt.ts";
 import type { Permission } from "../auth/permissions.ts";
 import { Principal } from "../auth/principal.ts";
-import { provisionInBackground } from "../auth/provisioning.ts";
+import { provisionOnFirstSight } from "../auth/provisioning.ts";
 import type { AppEnv } from "../lib/context.ts";
 import { ApiError } from "../lib/problem.ts";
 
@@ -88,12 +88,12 @@ export function requirePermission(permission: Permission): MiddlewareHandler<App
 
 /**
  * Provisions the person behind an accepted request (first sight creates their user record; a new session
- * emits `users.authenticated`), in the background so the request never waits for it. Runs after the
+ * emits `users.authenticated`) once the handler is done, on the request's own connection. Runs after the
  * permission check: a refused request has no side effect.
  */
 export function provisionCaller(): MiddlewareHandler<AppEnv> {
 	return async (c, next) => {
-		provisionInBackground(c, c.var.principal);
 		await next();
+		await provisionOnFirstSight(c, c.var.principal);
 	};
 }

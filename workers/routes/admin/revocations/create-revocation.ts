@@ -61,19 +61,34 @@ export const register = (app: App) =>
 		const value = (body.jti ?? body.sub) as string;
 		// Every token it can target expires by then (lifetime cap plus the verifier's clock tolerance).
 		const keepSeconds = MAX_TOKEN_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS;
+		const now = Date.now();
+		const revokedBefore = new Date(now);
+		const expiresAt = new Date(now + keepSeconds * 1000);
+		// The authority first: once it answers, the revocation is in force everywhere. Should Postgres then
+		// fail, the request answers 503 with the revocation still in force (the safe side), and a retry, being
+		// idempotent, records it. The authority may read Postgres on first use, so it is never called while
+		// this request holds a transaction open.
+		const outcome = await authAuthorityClient(c.env)
+			.revoke({ kind, value, revokedBefore: now, expiresAt: expiresAt.getTime() })
+			.catch((error: unknown) => {
+				console.error(JSON.stringify({ msg: "auth authority unreachable", error: String(error) }));
+				throw new ApiError("unavailable", "The credentials authority is unreachable; nothing was revoked", {
+					headers: { "retry-after": "1" },
+				});
+			});
+		if ("refused" in outcome) throw new ApiError("conflict", outcome.refused);
 		const { row, created } = await inTransaction(c.var.db(), async (tx) => {
-			const now = sql`date_trunc('milliseconds', now())`;
 			const [stored] = await tx
 				.insert(revocations)
 				.values({
 					kind,
 					value,
-					revokedBefore: now,
-					expiresAt: sql`now() + make_interval(secs => ${keepSeconds})`,
+					revokedBefore,
+					expiresAt,
 					reason: body.reason ?? null,
 					createdBy: principal.subject,
-					createdAt: now,
-					updatedAt: now,
+					createdAt: revokedBefore,
+					updatedAt: revokedBefore,
 				})
 				.onConflictDoUpdate({
 					target: [revocations.kind, revocations.value],
@@ -87,22 +102,8 @@ export const register = (app: App) =>
 				// xmax = 0 only on a freshly inserted row: tells 201 from 200.
 				.returning({ ...getTableColumns(revocations), created: sql<boolean>`xmax = 0` });
 			if (!stored) throw new Error("storing the revocation returned no row");
-			const { created: isNew, ...row } = stored;
-			const outcome = await authAuthorityClient(c.env)
-				.revoke({
-					kind,
-					value,
-					revokedBefore: row.revokedBefore.getTime(),
-					expiresAt: row.expiresAt.getTime(),
-				})
-				.catch((error: unknown) => {
-					console.error(JSON.stringify({ msg: "auth authority unreachable", error: String(error) }));
-					throw new ApiError("unavailable", "The credentials authority is unreachable; nothing was revoked", {
-						headers: { "retry-after": "1" },
-					});
-				});
-			if ("refused" in outcome) throw new ApiError("conflict", outcome.refused);
-			return { row, created: isNew };
+			const { created: isNew, ...storedRow } = stored;
+			return { row: storedRow, created: isNew };
 		});
 		markRevocationsStale();
 		await c.var.events.publish({
