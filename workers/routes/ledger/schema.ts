@@ -12,13 +12,11 @@ import { ApiError } from "../../lib/problem.ts";
 /** Shared pieces of the ledger routes: the nation parameter, access, idempotency, and the response schemas. */
 
 export const NationCodeParam = z.object({
-	code: z
-		.string()
-		.openapi({
-			param: { name: "code", in: "path" },
-			example: "KE",
-			description: "ISO 3166-1 alpha-2 or alpha-3, any case",
-		}),
+	code: z.string().openapi({
+		param: { name: "code", in: "path" },
+		example: "KE",
+		description: "ISO 3166-1 alpha-2 or alpha-3, any case",
+	}),
 });
 
 export const TransferIdParam = NationCodeParam.extend({
@@ -53,7 +51,7 @@ export const IdempotencyHeaders = z.object({
 		.string()
 		.optional()
 		.openapi({
-			param: { name: "Idempotency-Key", in: "header", required: true },
+			param: { name: "idempotency-key", in: "header", required: true },
 			description:
 				"Required. 1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
 			example: "6f1c2b0e-5d1a-4b8e-9a51-0c2f3e4d5a6b",
