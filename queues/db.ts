@@ -13,7 +13,3 @@ export type Executor = Database | Tx;
 export function textArray(values: readonly (string | null)[]): SQL {
 	return sql`${sql.param(values)}::text[]`;
 }
-
-export function bigintArray(values: readonly number[]): SQL {
-	return sql`${sql.param(values)}::bigint[]`;
-}

@@ -3,7 +3,6 @@ import { withDb } from "../workers/db/client.ts";
 import { sendDeliveries } from "./consumers/notification-delivery.ts";
 import { errorText } from "./consumers/runner.ts";
 import { drainOutbox } from "./outbox.ts";
-import { pruneWebhookHistory, redispatchOverdue } from "../workers/webhooks/dispatch.ts";
 
 /** The crons in wrangler.toml `[triggers]`. */
 export const EVERY_MINUTE = "* * * * *";
@@ -20,7 +19,6 @@ export interface SweepReport {
 	outbox?: { sent: number; failed: number };
 	deliveries?: { claimed: number; sent: number; retry: number; failed: number; invalid_token: number };
 	pruned?: { processed_events: number; event_failures: number; notification_deliveries: number };
-	webhooks?: { redispatched?: number; pruned?: number };
 }
 
 /**
@@ -49,9 +47,10 @@ export async function runScheduled(
 					),
 				};
 			});
-			await logged("webhooks-prune", async () => {
-				report.webhooks = { pruned: await pruneWebhookHistory(db) };
-			});
+			return;
+		}
+		if (controller.cron !== EVERY_MINUTE) {
+			console.warn(JSON.stringify({ msg: "no sweep for this cron", cron: controller.cron }));
 			return;
 		}
 		await logged("outbox", async () => {
@@ -67,9 +66,6 @@ export async function runScheduled(
 		});
 		await logged("deliveries", async () => {
 			report.deliveries = await sendDeliveries(env, db, { due: true });
-		});
-		await logged("webhooks", async () => {
-			report.webhooks = { redispatched: await redispatchOverdue(env, db) };
 		});
 	});
 	console.log(JSON.stringify({ msg: "sweep done", cron: controller.cron, ...report }));
