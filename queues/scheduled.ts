@@ -3,6 +3,7 @@ import { withDb } from "../workers/db/client.ts";
 import { sendDeliveries } from "./consumers/notification-delivery.ts";
 import { errorText } from "./consumers/runner.ts";
 import { drainOutbox } from "./outbox.ts";
+import { pruneWebhookHistory, redispatchOverdue } from "../workers/webhooks/dispatch.ts";
 
 /** The crons in wrangler.toml `[triggers]`. */
 export const EVERY_MINUTE = "* * * * *";
@@ -19,6 +20,7 @@ export interface SweepReport {
 	outbox?: { sent: number; failed: number };
 	deliveries?: { claimed: number; sent: number; retry: number; failed: number; invalid_token: number };
 	pruned?: { processed_events: number; event_failures: number; notification_deliveries: number };
+	webhooks?: { redispatched?: number; pruned?: number };
 }
 
 /**
@@ -47,6 +49,9 @@ export async function runScheduled(
 					),
 				};
 			});
+			await logged("webhooks-prune", async () => {
+				report.webhooks = { pruned: await pruneWebhookHistory(db) };
+			});
 			return;
 		}
 		if (controller.cron !== EVERY_MINUTE) {
@@ -66,6 +71,9 @@ export async function runScheduled(
 		});
 		await logged("deliveries", async () => {
 			report.deliveries = await sendDeliveries(env, db, { due: true });
+		});
+		await logged("webhooks", async () => {
+			report.webhooks = { redispatched: await redispatchOverdue(env, db) };
 		});
 	});
 	console.log(JSON.stringify({ msg: "sweep done", cron: controller.cron, ...report }));
