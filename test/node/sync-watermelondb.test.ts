@@ -4,7 +4,7 @@ import type { TableSchemaSpec } from "@nozbe/watermelondb/Schema/index.js";
 import { createTable, schemaMigrations } from "@nozbe/watermelondb/Schema/migrations/index.js";
 import { synchronize } from "@nozbe/watermelondb/sync/index.js";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
 	LATEST_SCHEMA_VERSION,
 	type SchemaVersion,
@@ -38,6 +38,24 @@ beforeAll(async () => {
 afterAll(async () => {
 	await database?.end();
 	await stack?.close();
+});
+
+// WatermelonDB reports what it considers server bugs ("Server wants client to create record ..., but it
+// already exists locally", "... to update record ..., but it doesn't exist locally") through console.error
+// and then carries on: a test could pass while the protocol is subtly wrong, so every such report fails it.
+let diagnostics: string[] = [];
+beforeEach(() => {
+	diagnostics = [];
+	const collect = (...args: unknown[]) => {
+		const text = args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
+		if (text.includes("[Sync]") && !text.includes("Performing migration sync")) diagnostics.push(text);
+	};
+	vi.spyOn(console, "error").mockImplementation(collect);
+	vi.spyOn(console, "warn").mockImplementation(collect);
+});
+afterEach(() => {
+	vi.restoreAllMocks();
+	expect(diagnostics, "WatermelonDB sync diagnostics").toEqual([]);
 });
 
 function tableSpec(table: SyncTable): TableSchemaSpec {

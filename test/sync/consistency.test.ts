@@ -45,7 +45,7 @@ async function touchedSince(ms: number): Promise<Set<string>> {
 
 describe("GET /v1/sync: pagination", () => {
 	it("splits a first sync into pages that add up to exactly the unpaginated answer", async () => {
-		const whole = await pull("admin", { last_pulled_at: null, page_size: 5000 });
+		const whole = await pull("admin", { last_pulled_at: null, page_size: 2000 });
 		expect(whole.has_more).toBe(false);
 		const pages = await pullAll("admin", { last_pulled_at: null, page_size: 100 });
 		expect(pages.length).toBeGreaterThanOrEqual(8);
@@ -106,7 +106,7 @@ describe.skipIf(inject("databaseKind") !== "postgres")(
 					// A quick writer commits meanwhile, stamped later than the slow one.
 					quick = await insertProject("quick writer");
 					mine.push(quick.id);
-					during = await pull("admin", { last_pulled_at: base, page_size: 5000 });
+					during = await pull("admin", { last_pulled_at: base, page_size: 2000 });
 				});
 			} finally {
 				await writer.close();

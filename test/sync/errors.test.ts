@@ -235,39 +235,39 @@ describe("/v1/sync: security", () => {
 	});
 
 	it("scopes pulls: a governor of Kenya gets only Kenyan projects, a sector manager only its sector", async () => {
-		const kenya = await pull("nation:KE", { last_pulled_at: null, page_size: 5000 });
+		const kenya = await pull("nation:KE", { last_pulled_at: null, page_size: 2000 });
 		const kenyan = [...byId(kenya.changes, "projects", "created").values()];
 		expect(kenyan.length).toBeGreaterThan(0);
 		expect(new Set(kenyan.map((p) => p.nation_id))).toEqual(new Set(["KE"]));
 		expect(kenya.changes.nations?.created).toHaveLength(195);
 
-		const energy = await pull("sector:energy", { last_pulled_at: null, page_size: 5000 });
+		const energy = await pull("sector:energy", { last_pulled_at: null, page_size: 2000 });
 		const energyProjects = [...byId(energy.changes, "projects", "created").values()];
 		expect(energyProjects.length).toBeGreaterThan(0);
 		expect(new Set(energyProjects.map((p) => p.sector_id))).toEqual(new Set(["energy"]));
 
-		const ams = await pull("region:ams", { last_pulled_at: null, page_size: 5000 });
+		const ams = await pull("region:ams", { last_pulled_at: null, page_size: 2000 });
 		const amsProjects = [...byId(ams.changes, "projects", "created").values()];
 		expect(new Set(amsProjects.map((p) => p.serving_region))).toEqual(new Set(["ams"]));
 
 		// A token with sync:read but no project grant syncs no project at all.
-		const none = await pull("sync:read", { last_pulled_at: null, page_size: 5000 });
+		const none = await pull("sync:read", { last_pulled_at: null, page_size: 2000 });
 		expect(none.changes.projects?.created).toEqual([]);
 	});
 
 	it("tells a scoped client to drop a project that moves out of its scope, and the new scope to add it", async () => {
 		const moving = await insertProject("moving", { nation: "KE" });
 		try {
-			const kenyaStart = await pull("nation:KE", { last_pulled_at: timestamp, page_size: 5000 });
-			const tanzaniaStart = await pull("nation:TZ", { last_pulled_at: timestamp, page_size: 5000 });
+			const kenyaStart = await pull("nation:KE", { last_pulled_at: timestamp, page_size: 2000 });
+			const tanzaniaStart = await pull("nation:TZ", { last_pulled_at: timestamp, page_size: 2000 });
 			expect((kenyaStart.changes.projects?.created ?? []).map((p) => p.id)).toContain(moving.id);
 			await updateProject(moving.id, { nation: "TZ" });
-			const kenya = await pull("nation:KE", { last_pulled_at: kenyaStart.timestamp, page_size: 5000 });
+			const kenya = await pull("nation:KE", { last_pulled_at: kenyaStart.timestamp, page_size: 2000 });
 			expect(kenya.changes.projects?.deleted).toContain(moving.id);
-			const tanzania = await pull("nation:TZ", { last_pulled_at: tanzaniaStart.timestamp, page_size: 5000 });
+			const tanzania = await pull("nation:TZ", { last_pulled_at: tanzaniaStart.timestamp, page_size: 2000 });
 			// New to the Tanzanian client: created, not updated.
 			expect((tanzania.changes.projects?.created ?? []).map((p) => p.id)).toContain(moving.id);
-			const admin = await pull("admin", { last_pulled_at: kenyaStart.timestamp, page_size: 5000 });
+			const admin = await pull("admin", { last_pulled_at: kenyaStart.timestamp, page_size: 2000 });
 			expect((admin.changes.projects?.updated ?? []).map((p) => p.id)).toContain(moving.id);
 			expect(admin.changes.projects?.deleted).not.toContain(moving.id);
 		} finally {
@@ -282,7 +282,7 @@ describe("/v1/sync: security", () => {
 		changes.field_reports = { created: [report], updated: [], deleted: [] };
 		const pushed = await pushResponse(SYNC_USER, { changes, lastPulledAt: timestamp }, owner);
 		expect(pushed.status).toBe(200);
-		const admin = await pull("admin", { last_pulled_at: timestamp, page_size: 5000 }, uniqueUser("admin"));
+		const admin = await pull("admin", { last_pulled_at: timestamp, page_size: 2000 }, uniqueUser("admin"));
 		expect((admin.changes.field_reports?.created ?? []).map((r) => r.id)).not.toContain(report.id);
 	});
 });

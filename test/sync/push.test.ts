@@ -362,7 +362,7 @@ describe("POST /v1/sync: what a user may push", () => {
 
 	it("syncs the user's notification settings both ways; a delete resets them", async () => {
 		const sub = uniqueUser("settings");
-		const first = await pull(SYNC_USER, { last_pulled_at: null, schema_version: 2, page_size: 5000 }, sub);
+		const first = await pull(SYNC_USER, { last_pulled_at: null, schema_version: 2, page_size: 2000 }, sub);
 		const settings = [...byId(first.changes, "notification_settings", "created").values()][0];
 		expect(settings?.id).toBe(await notificationSettingsId(sub));
 		const start = await syncedAt(sub, first.timestamp);

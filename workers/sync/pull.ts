@@ -7,10 +7,13 @@ import { readHorizon } from "./horizon.ts";
 import { tombstoneScopeFor, visibleWhere } from "./scope.ts";
 import { type SchemaVersion, type SyncTable, type SyncTableName, tablesAt } from "./tables.ts";
 
-/** Records (created + updated + deleted ids) per pull response unless the client asks for fewer. */
+/**
+ * Records (created + updated + deleted ids) per pull response unless the client asks otherwise: about 0.5 MB
+ * and 30 ms of worker CPU (docs/sync.md, `npm run bench:sync`), well inside the Workers CPU limit.
+ */
 export const DEFAULT_PAGE_SIZE = 1000;
-/** The most a client may ask for in one response. */
-export const MAX_PAGE_SIZE = 5000;
+/** The most a client may ask for in one response (about 1 MB; larger pages would near the CPU limit). */
+export const MAX_PAGE_SIZE = 2000;
 
 export interface PullOptions {
 	/** The `timestamp` of the client's last pull; null for a first sync. */
@@ -39,10 +42,10 @@ interface TablePlan {
 	table: SyncTable;
 	/** Exclusive lower bound of the stamps sent; null = from the beginning. */
 	lower: number | null;
-	/** The client has nothing of this table: no tombstone is needed. */
+	/** The client has nothing of this table: every record is new to it, and no tombstone is needed. */
 	empty: boolean;
-	/** Every record sent is new to the client (an empty table, or a first sync continuing page by page). */
-	allCreated: boolean;
+	/** The client is filling an empty database page by page: what it has not been sent yet is new to it. */
+	fillingUp: boolean;
 }
 
 /**
@@ -76,9 +79,9 @@ export async function pullChanges(
 		);
 	}
 	// Timestamps a pull hands out are even, except the page ends of a first sync, which are odd: a client
-	// pulling from an odd timestamp is still filling an empty database, so every record it is sent is new to
-	// it. The horizon can trail lastPulledAt (a transaction that started earlier has only now begun writing);
-	// the client already holds everything up to lastPulledAt, so the answer never goes back before it.
+	// pulling from an odd timestamp is still filling an empty database, so whatever it has not been sent yet
+	// is new to it (created). The horizon can trail lastPulledAt (a transaction that started earlier has only
+	// now begun writing); the client holds everything up to lastPulledAt, so the answer never goes back before it.
 	const continuingFirstSync = lastPulledAt !== null && lastPulledAt % 2 === 1;
 	const firstSync = lastPulledAt === null || continuingFirstSync;
 	const upper = Math.max(evenFloor(horizon.safeMs ?? 0), lastPulledAt ?? 0);
@@ -90,7 +93,7 @@ export async function pullChanges(
 			table,
 			lower: full ? null : lastPulledAt,
 			empty,
-			allCreated: empty || continuingFirstSync,
+			fillingUp: continuingFirstSync,
 		};
 	});
 
@@ -98,16 +101,40 @@ export async function pullChanges(
 		async (tx) => {
 			const cut = await pageEnd(tx, principal, plans, upper, options.pageSize);
 			const timestamp = cut < upper ? alignPageEnd(cut, firstSync, lastPulledAt, upper) : upper;
+			// Two queries for the whole page (every table at once): each round trip to Postgres costs more than
+			// the rows it carries.
+			const changed = await tx.execute<{ table_name: string; record: string; is_new: boolean }>(
+				sql`${sql.join(
+					plans.map((plan) => sql`(${changedRecords(principal, plan, lastPulledAt, timestamp)})`),
+					sql` union all `,
+				)} order by 1, 2`,
+			);
+			const deletable = plans.filter((plan) => !plan.empty);
+			const deleted =
+				deletable.length === 0
+					? { rows: [] }
+					: await tx.execute<{ table_name: string; id: string }>(
+							sql`${sql.join(
+								deletable.map((plan) => sql`(${deletedIds(principal, plan, timestamp)})`),
+								sql` union all `,
+							)} order by 1, 2`,
+						);
+			const lists = new Map(
+				plans.map((p) => [
+					p.table.name as string,
+					{ created: [] as string[], updated: [] as string[], deleted: [] as string[] },
+				]),
+			);
+			for (const row of changed.rows)
+				lists.get(row.table_name)?.[row.is_new ? "created" : "updated"].push(row.record);
+			for (const row of deleted.rows) lists.get(row.table_name)?.deleted.push(row.id);
 			const parts: string[] = [];
-			let records = 0;
-			for (const plan of plans) {
-				const { created, updated } = await changedRecords(tx, principal, plan, lastPulledAt, timestamp);
-				const deleted = plan.empty ? [] : await deletedIds(tx, principal, plan, timestamp);
-				records += created.length + updated.length + deleted.length;
+			for (const [name, list] of lists) {
 				parts.push(
-					`${JSON.stringify(plan.table.name)}:{"created":[${created.join(",")}],"updated":[${updated.join(",")}],"deleted":${JSON.stringify(deleted)}}`,
+					`${JSON.stringify(name)}:{"created":[${list.created.join(",")}],"updated":[${list.updated.join(",")}],"deleted":${JSON.stringify(list.deleted)}}`,
 				);
 			}
+			const records = changed.rows.length + deleted.rows.length;
 			const hasMore = timestamp < upper;
 			return {
 				body: `{"changes":{${parts.join(",")}},"timestamp":${timestamp},"has_more":${hasMore}}`,
@@ -191,44 +218,40 @@ async function pageEnd(
 	return overflow > Number(row.first) ? overflow - 1 : overflow;
 }
 
-/** The live rows changed in the window, as JSON text, split into created and updated for the client. */
-async function changedRecords(
-	tx: Executor,
+/** The live rows of a table changed in the window: (table_name, record as JSON text, is_new for the client). */
+function changedRecords(
 	principal: Principal,
 	plan: TablePlan,
 	lastPulledAt: number | null,
 	timestamp: number,
-): Promise<{ created: string[]; updated: string[] }> {
+): SQL {
 	const { table } = plan;
 	const record = recordJson(table);
 	const isNew =
-		plan.allCreated || lastPulledAt === null ? sql`true` : newToClient(table, principal, lastPulledAt);
+		plan.empty || lastPulledAt === null ? sql`true` : newToClient(table, plan, principal, lastPulledAt);
 	const where = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", plan.lower, timestamp)} and ${live(table)}`;
-	let query = sql`select ${record} as record, ${isNew} as is_new from ${sql.raw(table.source)} r where ${where}`;
-	if (table.name === "notification_settings" && plan.lower === null) {
-		// Every user has settings: until they are first saved, the client gets the defaults to edit.
-		query = sql`${query} union all select ${record}, true from (${notificationSettingsDefaults(principal.id)}) r
-			where not exists (select 1 from notification_settings s where s.user_id = r.user_id)`;
-	}
-	const result = await tx.execute<{ record: string; is_new: boolean }>(sql`${query} order by 1`);
-	const created: string[] = [];
-	const updated: string[] = [];
-	for (const row of result.rows) (row.is_new ? created : updated).push(row.record);
-	return { created, updated };
+	const query = sql`select ${table.name}::text as table_name, ${record} as record, ${isNew} as is_new
+		from ${sql.raw(table.source)} r where ${where}`;
+	if (table.name !== "notification_settings" || plan.lower !== null) return query;
+	// Every user has settings: until they are first saved, the client gets the defaults to edit.
+	return sql`${query} union all select ${table.name}::text, ${record}, true
+		from (${notificationSettingsDefaults(principal.id)}) r
+		where not exists (select 1 from notification_settings s where s.user_id = r.user_id)`;
 }
 
 /**
- * Whether the client cannot hold the row yet. Reference data: created after its last pull, or outside the
- * principal's view at some point since (it moved into the principal's scope). A user's own row: created after
- * its last pull by another device; a row the client pushed itself comes back as updated (the pusher's next
- * pull starts from the very `lastPulledAt` it pushed with), so WatermelonDB never recreates a record the user
- * deleted on the device in between.
+ * Whether the client cannot hold the row yet: created after its last pull (or, while it fills an empty
+ * database page by page, simply not sent yet), or (reference data) outside the principal's view at some point
+ * since, i.e. moved into its scope. A row the client pushed itself is never new to it: its echo comes back as
+ * updated (the pusher's next pull starts from the very `lastPulledAt` it pushed with), so WatermelonDB never
+ * recreates a record the user deleted on the device in between.
  */
-function newToClient(table: SyncTable, principal: Principal, lastPulledAt: number): SQL {
-	const created = sql`r.sync_created_ms > ${lastPulledAt}`;
+function newToClient(table: SyncTable, plan: TablePlan, principal: Principal, lastPulledAt: number): SQL {
+	const created = plan.fillingUp ? sql`true` : sql`r.sync_created_ms > ${lastPulledAt}`;
 	if (table.kind === "owned") {
 		return sql`(${created} and r.sync_origin_ms is distinct from ${lastPulledAt})`;
 	}
+	if (plan.fillingUp) return sql`true`;
 	return sql`(${created} or exists (
 		select 1 from sync_tombstones t
 		where t.table_name = ${table.name} and t.row_id = ${sql.raw(table.tombstoneKey)} and t.reason = 'scope_changed'
@@ -240,16 +263,11 @@ function newToClient(table: SyncTable, principal: Principal, lastPulledAt: numbe
  * Ids the client must delete: soft-deleted rows and tombstones in the window that the principal could see,
  * unless the row is (again) live and visible now, in which case the client keeps or receives it.
  */
-async function deletedIds(
-	tx: Executor,
-	principal: Principal,
-	plan: TablePlan,
-	timestamp: number,
-): Promise<string[]> {
+function deletedIds(principal: Principal, plan: TablePlan, timestamp: number): SQL {
 	const { table } = plan;
 	const window = windowOf("t.changed_ms", plan.lower, timestamp);
 	const queries: SQL[] = [
-		sql`select ${sql.raw(table.tombstoneId)} as id from sync_tombstones t
+		sql`select ${table.name}::text as table_name, ${sql.raw(table.tombstoneId)} as id from sync_tombstones t
 			where t.table_name = ${table.name} and ${tombstonesOf(table, principal)} and ${window}
 				and not exists (
 					select 1 from ${sql.raw(table.source)} r
@@ -258,12 +276,11 @@ async function deletedIds(
 	];
 	if (table.kind === "reference" && table.softDeleted) {
 		queries.push(
-			sql`select ${sql.raw(table.id)} from ${sql.raw(table.source)} r
+			sql`select ${table.name}::text, ${sql.raw(table.id)} from ${sql.raw(table.source)} r
 				where ${sql.raw(table.softDeleted)} and ${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", plan.lower, timestamp)}`,
 		);
 	}
-	const result = await tx.execute<{ id: string }>(sql`${sql.join(queries, sql` union `)} order by 1`);
-	return result.rows.map((row) => row.id);
+	return sql.join(queries, sql` union `);
 }
 
 /** The record as JSON text, built from the row alias `r`: `{"id":...,"<column>":...}`. */
