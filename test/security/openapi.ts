@@ -60,8 +60,13 @@ export function plausibleValue(parameter: Parameter): string {
 	return "x";
 }
 
-/** Every operation in the worker's own /openapi.json: the suite covers routes added later automatically. */
-export async function loadOperations(): Promise<Operation[]> {
+export interface OpenApiDocument {
+	paths: Record<string, Record<string, RawOperation>>;
+	components?: { schemas?: Record<string, { properties?: Record<string, Record<string, unknown>> }> };
+}
+
+/** The worker's own /openapi.json (the suite fails loudly when the document cannot be produced). */
+export async function loadDocument(): Promise<OpenApiDocument> {
 	const response = await call("/openapi.json");
 	const text = await response.text();
 	if (response.status !== 200) {
@@ -69,7 +74,11 @@ export async function loadOperations(): Promise<Operation[]> {
 			`/openapi.json answered ${response.status}; the security suite needs the document: ${text.slice(0, 300)}`,
 		);
 	}
-	const document = JSON.parse(text) as { paths: Record<string, Record<string, RawOperation>> };
+	return JSON.parse(text) as OpenApiDocument;
+}
+
+/** Every operation of the document: the suite covers routes added later automatically. */
+export function operationsOf(document: OpenApiDocument): Operation[] {
 	const operations: Operation[] = [];
 	for (const [template, item] of Object.entries(document.paths)) {
 		for (const method of METHODS) {

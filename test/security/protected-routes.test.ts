@@ -8,7 +8,7 @@ import {
 	makeFixtures,
 	sideEffectTrap,
 } from "./credentials.ts";
-import { loadOperations, type Operation } from "./openapi.ts";
+import { loadDocument, type Operation, operationsOf } from "./openapi.ts";
 
 /**
  * The shared security suite: every protected operation in the worker's own OpenAPI document, whoever wrote
@@ -21,7 +21,8 @@ import { loadOperations, type Operation } from "./openapi.ts";
 /** Operations deliberately open to anonymous callers; anything else under /v1 must be protected. */
 const PUBLIC_OPERATIONS = new Set(["GET /v1/health"]);
 
-const operations = await loadOperations();
+const document = await loadDocument();
+const operations = operationsOf(document);
 const protectedOperations = operations.filter((op) => op.security !== undefined);
 
 let fixtures: Fixtures;
@@ -64,6 +65,19 @@ describe("the OpenAPI document", () => {
 			.filter((op) => op.security === undefined && op.template.startsWith("/v1/"))
 			.map((op) => `${op.method} ${op.template}`);
 		expect(open.filter((name) => !PUBLIC_OPERATIONS.has(name))).toEqual([]);
+	});
+
+	it("marks personal fields as such (x-personal-data), for erasure and residency work", () => {
+		const personal = (schema: string) =>
+			Object.entries(document.components?.schemas?.[schema]?.properties ?? {})
+				.filter(([, property]) => property["x-personal-data"] === true)
+				.map(([name]) => name)
+				.sort();
+		expect(personal("User")).toEqual(
+			["display_name", "email", "last_authenticated_at", "locale", "name", "preferences", "sub"].sort(),
+		);
+		expect(personal("ApiKey")).toEqual(["created_by", "owner"]);
+		expect(personal("Revocation")).toEqual(["created_by", "value"]);
 	});
 
 	it.each(protectedOperations.map((op) => [`${op.method} ${op.template}`, op] as const))(
