@@ -75,7 +75,8 @@ interface Attempted extends Claimed {
  * job that is due and is its message's live dispatch (under one lease token, so no two copies of a job ever
  * send at the same time), the HTTP attempts run concurrently, and one transaction records every attempt and
  * the endpoints' health. Returns, per job in order, whether the queue should ack it or bring it back (and
- * when). Throws only when Postgres fails: the handler then retries the batch, no attempt having been counted.
+ * when). Throws only when Postgres or the keyring (WEBHOOK_SECRETS_KEY) fails: the handler then retries the
+ * batch, no attempt having been counted.
  */
 export async function processDeliveries(
 	env: Env,

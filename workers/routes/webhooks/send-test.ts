@@ -21,7 +21,10 @@ import {
 export const TestSendSchema = z
 	.object({
 		message: MessageSchema,
-		delivery: DeliverySchema.nullable().openapi({ description: "The first attempt, made before answering" }),
+		delivery: DeliverySchema.nullable().openapi({
+			description:
+				"Its latest attempt: the first one, made before answering (a repeated request sees later ones)",
+		}),
 	})
 	.openapi("WebhookTestSend");
 export type TestSendResponse = z.infer<typeof TestSendSchema>;
