@@ -6,8 +6,8 @@ import { ApiError, type ProblemIssue, problemResponses, zodIssues } from "../../
 import { defineRoute } from "../../lib/route.ts";
 import {
 	BatchSchema,
-	IdempotencyHeaders,
 	idempotencyKeyOf,
+	idempotencyParameters,
 	ledgerNation,
 	NationCodeParam,
 	TransferSchema,
@@ -28,9 +28,9 @@ export const route = defineRoute({
 	summary: "Record a transfer, or a batch of transfers applied all or none",
 	description: `One transfer (an object), or up to ${MAX_BATCH_TRANSFERS} in order as \`{"transfers": [...]}\`, applied atomically: when any is refused, none is applied and \`transfer_errors\` lists every refused item. A transfer debits one account and credits another by a positive integer amount of USD cents; the pair must be one its kind allows, and no constrained account may leave its bound. With \`pending: true\` the amount is only held, until posted, voided, or its \`timeout_seconds\` pass. Requires an Idempotency-Key.`,
 	access: { permission: "ledger:write" },
+	parameters: idempotencyParameters,
 	request: {
 		params: NationCodeParam,
-		headers: IdempotencyHeaders,
 		body: { required: true, content: { "application/json": { schema: CreateTransfersBody } } },
 	},
 	responses: {

@@ -4,8 +4,8 @@ import { PostInput } from "../../domain/ledger/transfer-input.ts";
 import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
-	IdempotencyHeaders,
 	idempotencyKeyOf,
+	idempotencyParameters,
 	ledgerNation,
 	TransferIdParam,
 	type TransferResponse,
@@ -24,9 +24,9 @@ export const route = defineRoute({
 	description:
 		"Records a `post` entry (id `<pending id>~post`) that turns the hold into a posted amount. A pending transfer is posted, voided or expired exactly once: posting one that was voided, posted or has expired is refused with 409. Requires an Idempotency-Key.",
 	access: { permission: "ledger:write" },
+	parameters: idempotencyParameters,
 	request: {
 		params: TransferIdParam,
-		headers: IdempotencyHeaders,
 		body: {
 			required: false,
 			content: { "application/json": { schema: PostInput.openapi("LedgerPostInput") } },

@@ -4,8 +4,8 @@ import { ReverseInput } from "../../domain/ledger/transfer-input.ts";
 import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
-	IdempotencyHeaders,
 	idempotencyKeyOf,
+	idempotencyParameters,
 	ledgerNation,
 	TransferIdParam,
 	type TransferResponse,
@@ -24,9 +24,9 @@ export const route = defineRoute({
 	description:
 		"Entries are never edited or deleted: a correction is a `reversal` transfer (id `<id>~reversal`) of the same amount between the same accounts in the other direction, subject to the same balance constraints. A transfer is reversed at most once; a reversal, a pending transfer (void it instead) and a void or expiry cannot be reversed. Requires an Idempotency-Key.",
 	access: { permission: "ledger:write" },
+	parameters: idempotencyParameters,
 	request: {
 		params: TransferIdParam,
-		headers: IdempotencyHeaders,
 		body: {
 			required: false,
 			content: { "application/json": { schema: ReverseInput.openapi("LedgerReverseInput") } },

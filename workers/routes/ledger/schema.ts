@@ -46,17 +46,25 @@ export function ledgerNation(
 	return nation;
 }
 
-export const IdempotencyHeaders = z.object({
-	"idempotency-key": z
-		.string()
-		.optional()
-		.openapi({
-			param: { name: "idempotency-key", in: "header", required: true },
-			description:
-				"Required. 1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
+/**
+ * The Idempotency-Key header, as a plain OpenAPI parameter: documented, but not run through a zod header validator
+ * (which would copy and parse every request header on the write path); `idempotencyKeyOf` checks it.
+ */
+export const idempotencyParameters = [
+	{
+		name: "Idempotency-Key",
+		in: "header" as const,
+		required: true,
+		description:
+			"1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
+		schema: {
+			type: "string" as const,
+			minLength: 1,
+			maxLength: 255,
 			example: "6f1c2b0e-5d1a-4b8e-9a51-0c2f3e4d5a6b",
-		}),
-});
+		},
+	},
+];
 
 /** The request's Idempotency-Key: required on every ledger write (400 when missing or malformed). */
 export function idempotencyKeyOf(c: Context<AppEnv>): string {
