@@ -218,6 +218,21 @@ describe("GET /v1/contributions", () => {
 		expect((await list(`period=${LATE_PERIOD}&nation=chn`)).data.map((r) => r.nation)).toEqual(["CN"]);
 	});
 
+	it("says how far the projection is complete: not past assessments that have not reached it", async () => {
+		const scheduled = await withDb(env, (db) =>
+			db.select().from(contributionSchedules).where(eq(contributionSchedules.period, PERIOD)),
+		);
+		const earliest = Math.min(...scheduled.map((r) => r.scheduledAt.getTime()));
+		const fund = await json<{ projection: { complete_through: string; lagging_nations: number } }>(
+			await call(`/v1/fund?period=${PERIOD}`, { headers: admin }),
+		);
+		// The held-back ledgers have recorded their assessments, but Postgres has not seen them.
+		expect(fund.projection.lagging_nations).toBeGreaterThanOrEqual(active.length - PROJECTED.length);
+		expect(Date.parse(fund.projection.complete_through)).toBeLessThanOrEqual(earliest);
+		const listed = await list(`period=${PERIOD}`);
+		expect(listed.projection.complete_through).toBe(fund.projection.complete_through);
+	});
+
 	it("pages through every row exactly once", async () => {
 		const seen: string[] = [];
 		let cursor: string | null = null;

@@ -134,16 +134,20 @@ export function emptyTotals(): FundTotals {
 
 export interface ProjectionCompleteness {
 	/**
-	 * Every entry recorded up to this time is in the projection, as far as the ledgers' drains have reported:
-	 * the oldest unprojected point of any ledger whose last drain left a backlog, else the latest drain. Null
+	 * Every entry recorded up to this time is in the projection, as far as can be told without asking the 195
+	 * ledgers: the earliest point some ledger is known to be behind (its last drain left a backlog, or it has not
+	 * projected an assessment or distribution share this service recorded on it), else the latest drain. Null
 	 * when no ledger has projected anything yet.
 	 */
 	complete_through: string | null;
-	/** Nations whose last drain left entries behind. */
+	/** Nations known to be behind. */
 	lagging_nations: number;
 	/** Nations whose ledger has projected at least one entry. */
 	nations: number;
 }
+
+/** How far back distribution shares are checked against the projection (older ones have long been drained). */
+const RECENT_SHARES = sql.raw(`interval '1 day'`);
 
 export async function projectionCompleteness(db: Queryable): Promise<ProjectionCompleteness> {
 	const iso = (column: string) =>
@@ -151,19 +155,36 @@ export async function projectionCompleteness(db: Queryable): Promise<ProjectionC
 	const result = await db.execute<{
 		nations: number;
 		lagging: number;
-		lagging_since: string | null;
+		behind_since: string | null;
 		last_projected_at: string | null;
 	}>(sql`
-		select count(*)::int as nations,
-			count(*) filter (where s.backlog_entries > 0)::int as lagging,
-			${iso("min(h.recorded_at) filter (where s.backlog_entries > 0)")} as lagging_since,
-			${iso("max(s.projected_at)")} as last_projected_at
-		from ledger_projection_state s
-		left join ledger_entries h on h.nation_iso2 = s.nation_iso2 and h.sequence = s.projected_sequence`);
+		with known as (
+			-- Entries this service wrote to ledgers itself, with a time no later than theirs.
+			select nation_iso2, ledger_sequence as sequence, scheduled_at as since
+			from contribution_schedules where ledger_sequence is not null
+			union all
+			select ds.nation_iso2, ds.ledger_sequence, ds.posted_at
+			from distribution_shares ds join distributions d on d.id = ds.distribution_id
+			where ds.ledger_sequence is not null and d.completed_at > now() - ${RECENT_SHARES}
+		),
+		behind as (
+			select s.nation_iso2, h.recorded_at as since
+			from ledger_projection_state s
+			left join ledger_entries h on h.nation_iso2 = s.nation_iso2 and h.sequence = s.projected_sequence
+			where s.backlog_entries > 0
+			union all
+			select k.nation_iso2, k.since
+			from known k left join ledger_projection_state s on s.nation_iso2 = k.nation_iso2
+			where s.projected_sequence is null or s.projected_sequence < k.sequence
+		)
+		select (select count(*) from ledger_projection_state)::int as nations,
+			(select count(distinct nation_iso2) from behind)::int as lagging,
+			(select ${iso("min(since)")} from behind) as behind_since,
+			(select ${iso("max(projected_at)")} from ledger_projection_state) as last_projected_at`);
 	const row = result.rows[0];
 	const lagging = Number(row?.lagging ?? 0);
 	return {
-		complete_through: (lagging > 0 ? row?.lagging_since : row?.last_projected_at) ?? null,
+		complete_through: (lagging > 0 ? row?.behind_since : row?.last_projected_at) ?? null,
 		lagging_nations: lagging,
 		nations: Number(row?.nations ?? 0),
 	};
