@@ -99,19 +99,24 @@ export async function pullChanges(
 
 	return db.transaction(
 		async (tx) => {
-			const cut = await pageEnd(tx, principal, plans, upper, options.pageSize);
-			const timestamp = cut < upper ? alignPageEnd(cut, firstSync, lastPulledAt, upper) : upper;
+			const page = await pageEnd(tx, principal, plans, upper, options.pageSize);
+			const timestamp = page.end < upper ? alignPageEnd(page.end, firstSync, lastPulledAt, upper) : upper;
+			// Nothing changed (the common background sync): no record can be due, unless a table is sent from the
+			// beginning (the settings defaults have no stamp).
+			const skip = page.empty && plans.every((plan) => plan.lower !== null);
 			// Two queries for the whole page (every table at once): each round trip to Postgres costs more than
 			// the rows it carries.
-			const changed = await tx.execute<{ table_name: string; record: string; is_new: boolean }>(
-				sql`${sql.join(
-					plans.map((plan) => sql`(${changedRecords(principal, plan, lastPulledAt, timestamp)})`),
-					sql` union all `,
-				)} order by 1, 2`,
-			);
+			const changed = skip
+				? { rows: [] }
+				: await tx.execute<{ table_name: string; record: string; is_new: boolean }>(
+						sql`${sql.join(
+							plans.map((plan) => sql`(${changedRecords(principal, plan, lastPulledAt, timestamp)})`),
+							sql` union all `,
+						)} order by 1, 2`,
+					);
 			const deletable = plans.filter((plan) => !plan.empty);
 			const deleted =
-				deletable.length === 0
+				skip || deletable.length === 0
 					? { rows: [] }
 					: await tx.execute<{ table_name: string; id: string }>(
 							sql`${sql.join(
@@ -192,7 +197,7 @@ async function pageEnd(
 	plans: TablePlan[],
 	upper: number,
 	pageSize: number,
-): Promise<number> {
+): Promise<{ end: number; empty: boolean }> {
 	const stamps: SQL[] = [];
 	for (const { table, lower, empty } of plans) {
 		const rows = sql`${rowsOf(table, principal)} and ${windowOf("r.sync_changed_ms", lower, upper)}`;
@@ -213,9 +218,10 @@ async function pageEnd(
 			(select m from changes order by m offset ${pageSize} limit 1)::float8 as overflow
 	`);
 	const row = result.rows[0];
-	if (!row || row.overflow === null || row.first === null) return upper;
+	if (!row || row.first === null) return { end: upper, empty: true };
+	if (row.overflow === null) return { end: upper, empty: false };
 	const overflow = Number(row.overflow);
-	return overflow > Number(row.first) ? overflow - 1 : overflow;
+	return { end: overflow > Number(row.first) ? overflow - 1 : overflow, empty: false };
 }
 
 /** The live rows of a table changed in the window: (table_name, record as JSON text, is_new for the client). */
