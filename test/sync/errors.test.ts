@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PUSH_RECORDS } from "../../workers/sync/push.ts";
+import { notificationSettingsId } from "../../workers/sync/tables.ts";
 import { bearer } from "../support/auth.ts";
 import { call } from "../support/http.ts";
 import {
@@ -153,6 +154,27 @@ describe("POST /v1/sync: bad input is refused whole", () => {
 			]),
 		);
 		expect(await storedReports([good.id])).toBe(0);
+	});
+
+	it("refuses notification settings whose lists are not JSON arrays of known values", async () => {
+		const sub = uniqueUser("bad-settings");
+		const settings = {
+			id: await notificationSettingsId(sub),
+			enabled: true,
+			sectors: "energy,health",
+			regions: JSON.stringify(["mars"]),
+			nations: JSON.stringify(["Kenya"]),
+			categories: JSON.stringify(["projects"]),
+			updated_at: Date.now(),
+		};
+		const changes = emptyChanges();
+		changes.notification_settings = { created: [], updated: [settings], deleted: [] };
+		const problem = await refused({ changes, lastPulledAt: timestamp }, 400, SYNC_USER, sub);
+		expect(problem.errors?.map((e) => e.path.join("."))).toEqual([
+			"changes.notification_settings.updated.0.sectors",
+			"changes.notification_settings.updated.0.regions",
+			"changes.notification_settings.updated.0.nations",
+		]);
 	});
 
 	it("refuses ids WatermelonDB would find unsafe, and a record twice in one push", async () => {

@@ -314,8 +314,11 @@ const FIELD_REPORTS: OwnedTable = {
 	projectRef: "project_id",
 };
 
-/** A JSON array of allowed strings, carried in a string column (WatermelonDB columns hold no arrays). */
-const jsonList = (allowed: readonly string[], what: string) =>
+/**
+ * A JSON array carried in a string column (WatermelonDB columns hold no arrays): parsed, each item checked,
+ * duplicates dropped. The value stored is the array.
+ */
+const jsonList = (item: z.ZodType<string>, what: string, max: number) =>
 	z
 		.string()
 		.max(4096)
@@ -324,18 +327,18 @@ const jsonList = (allowed: readonly string[], what: string) =>
 			try {
 				parsed = JSON.parse(text);
 			} catch {
-				ctx.addIssue({ code: "custom", message: `must be a JSON array of ${what}` });
-				return z.NEVER;
+				parsed = undefined;
 			}
-			const list = z.array(z.enum(allowed as [string, ...string[]])).max(allowed.length * 4);
-			const result = list.safeParse(parsed);
+			const result = z.array(item).max(max).safeParse(parsed);
 			if (!result.success) {
-				ctx.addIssue({ code: "custom", message: `must be a JSON array of ${what}: ${allowed.join(", ")}` });
+				ctx.addIssue({ code: "custom", message: `must be a JSON array (as a string) of ${what}` });
 				return z.NEVER;
 			}
 			return [...new Set(result.data)];
 		})
 		.openapi({ type: "string", description: `A JSON array (as a string) of ${what}` });
+
+const oneOf = (values: readonly string[]) => z.enum(values as [string, ...string[]]);
 
 /**
  * The sync id of a user's single notification settings record, from the SQL of the owner's id: stable across
@@ -373,24 +376,14 @@ const NOTIFICATION_SETTINGS: OwnedTable = {
 		.object({
 			id: RECORD_ID,
 			enabled: z.boolean(),
-			sectors: jsonList(SECTOR_SLUGS, "sector slugs"),
-			regions: jsonList(SERVING_REGIONS, "serving regions"),
-			nations: z
-				.string()
-				.max(4096)
-				.transform((text, ctx) => {
-					const result = z
-						.array(z.string().regex(/^[A-Z]{2}$/))
-						.max(195)
-						.safeParse(safeJson(text));
-					if (!result.success) {
-						ctx.addIssue({ code: "custom", message: "must be a JSON array of ISO 3166-1 alpha-2 codes" });
-						return z.NEVER;
-					}
-					return [...new Set(result.data)];
-				})
-				.openapi({ type: "string", description: "A JSON array (as a string) of nation codes" }),
-			categories: jsonList(NOTIFICATION_CATEGORIES, "notification categories"),
+			sectors: jsonList(oneOf(SECTOR_SLUGS), `sector slugs (${SECTOR_SLUGS.join(", ")})`, 24),
+			regions: jsonList(oneOf(SERVING_REGIONS), `serving regions (${SERVING_REGIONS.join(", ")})`, 24),
+			nations: jsonList(z.string().regex(/^[A-Z]{2}$/), "ISO 3166-1 alpha-2 nation codes", 400),
+			categories: jsonList(
+				oneOf(NOTIFICATION_CATEGORIES),
+				`notification categories (${NOTIFICATION_CATEGORIES.join(", ")})`,
+				16,
+			),
 			updated_at: deviceTime,
 			...watermelonBookkeeping,
 		})
@@ -413,14 +406,6 @@ const NOTIFICATION_SETTINGS: OwnedTable = {
 	},
 	singleton: { idFor: notificationSettingsId },
 };
-
-function safeJson(text: string): unknown {
-	try {
-		return JSON.parse(text);
-	} catch {
-		return undefined;
-	}
-}
 
 export const SYNC_TABLES: Readonly<Record<SyncTableName, SyncTable>> = {
 	nations: NATIONS,
