@@ -29,8 +29,11 @@ class SessionQueue {
 	private owner: number | null = null;
 	private readonly waiting: Job[] = [];
 	private running = false;
+	private readonly db: PGlite;
 
-	constructor(private readonly db: PGlite) {}
+	constructor(db: PGlite) {
+		this.db = db;
+	}
 
 	enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
 		return new Promise((resolve, reject) => {
