@@ -273,12 +273,23 @@ async function main() {
 				max_ms: Math.round(latencies.at(-1) ?? 0),
 			};
 			if (consumer === "notifications") {
-				const { rows: pushes } = await client.query<{ status: string; n: string }>(
-					"select status, count(*) as n from notification_deliveries where event_id like $1 group by status",
-					[prefix],
-				);
-				row.deliveries = pushes.reduce((sum, p) => sum + Number(p.n), 0);
-				row.pushes_sent = Number(pushes.find((p) => p.status === "sent")?.n ?? 0);
+				// The pushes go out after each batch's commit: wait for the last ones too.
+				const expected = applied * SUBSCRIBERS;
+				let sent = 0;
+				let deliveries = 0;
+				for (;;) {
+					const { rows: pushes } = await client.query<{ status: string; n: string }>(
+						"select status, count(*) as n from notification_deliveries where event_id like $1 group by status",
+						[prefix],
+					);
+					deliveries = pushes.reduce((sum, p) => sum + Number(p.n), 0);
+					sent = Number(pushes.find((p) => p.status === "sent")?.n ?? 0);
+					if (sent >= expected || Date.now() - startedAt > WAIT_MS) break;
+					await new Promise((resolve) => setTimeout(resolve, 50));
+				}
+				row.deliveries = deliveries;
+				row.pushes_sent = sent;
+				row.pushes_per_s = Math.round(sent / ((Date.now() - startedAt) / 1000));
 			}
 			if (consumer === "audit") {
 				const { rows: audited } = await client.query<{ n: string }>(
@@ -326,7 +337,14 @@ async function main() {
 	printTable(rows as unknown as Record<string, string | number>[]);
 	const file = writeResults("events", { ...meta, rows });
 	console.log(`\nwritten to ${file}`);
-	if (rows.some((r) => r.applied < r.events)) process.exitCode = 1;
+	if (
+		rows.some(
+			(r) =>
+				r.applied < r.events || (r.consumer === "notifications" && r.pushes_sent !== r.events * SUBSCRIBERS),
+		)
+	) {
+		process.exitCode = 1;
+	}
 }
 
 main().catch((error) => {
