@@ -1,5 +1,5 @@
-import { CONSUMERS } from "./consumers/index.ts";
 import { recordDeadLetters } from "./consumers/dead-letters.ts";
+import { CONSUMERS } from "./consumers/index.ts";
 import type { ConsumerOptions } from "./consumers/runner.ts";
 import { handleDeliveryBatch, handleDeliveryDeadLetters } from "./consumers/webhook-deliveries.ts";
 import { type ConsumerName, routeOfQueue } from "./routing.ts";

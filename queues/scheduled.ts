@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { withDb } from "../workers/db/client.ts";
+import { pruneWebhookHistory, redispatchOverdue } from "../workers/webhooks/dispatch.ts";
 import { sendDeliveries } from "./consumers/notification-delivery.ts";
 import { errorText } from "./consumers/runner.ts";
 import { drainOutbox } from "./outbox.ts";
-import { pruneWebhookHistory, redispatchOverdue } from "../workers/webhooks/dispatch.ts";
 
 /** The crons in wrangler.toml `[triggers]`. */
 export const EVERY_MINUTE = "* * * * *";

@@ -7,8 +7,8 @@ import { PermissionChangedData } from "./permission-changed.ts";
 import { ProjectChangedData } from "./project-changed.ts";
 import { PushQueuedData } from "./push-queued.ts";
 import { SectorUpdatedData } from "./sector-updated.ts";
-import { EVENT_TYPES, type EventType, sectorOfType } from "./types.ts";
 import { SyncChangesAppliedData } from "./sync-changes-applied.ts";
+import { EVENT_TYPES, type EventType, sectorOfType } from "./types.ts";
 import { UserAuthenticatedData } from "./user-authenticated.ts";
 import { WebhookEndpointDisabledData } from "./webhook-endpoint-disabled.ts";
 

@@ -1,11 +1,11 @@
 import { importPKCS8, SignJWT } from "jose";
 import {
 	networkFailure,
+	PUSH_TIMEOUT_MS,
 	type PushMessage,
 	type PushOutcome,
 	type PushProvider,
 	type PushTarget,
-	PUSH_TIMEOUT_MS,
 	unconfiguredProvider,
 } from "./provider.ts";
 

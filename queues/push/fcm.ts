@@ -2,11 +2,11 @@ import { importPKCS8, SignJWT } from "jose";
 import { z } from "zod";
 import {
 	networkFailure,
+	PUSH_TIMEOUT_MS,
 	type PushMessage,
 	type PushOutcome,
 	type PushProvider,
 	type PushTarget,
-	PUSH_TIMEOUT_MS,
 	responseExcerpt,
 	unconfiguredProvider,
 } from "./provider.ts";

@@ -2,11 +2,11 @@ import { SignJWT } from "jose";
 import { fromBase64Url, toBase64Url } from "./base64url.ts";
 import {
 	networkFailure,
+	PUSH_TIMEOUT_MS,
 	type PushMessage,
 	type PushOutcome,
 	type PushProvider,
 	type PushTarget,
-	PUSH_TIMEOUT_MS,
 	responseExcerpt,
 	unconfiguredProvider,
 } from "./provider.ts";

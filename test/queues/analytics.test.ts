@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import type { SectorAnalyticsResponse } from "../../workers/routes/analytics/get-sector-analytics.ts";
-import type { RegionAnalyticsResponse } from "../../workers/routes/analytics/get-region-analytics.ts";
 import { anomalyConfig } from "../../queues/consumers/analytics.ts";
+import type { RegionAnalyticsResponse } from "../../workers/routes/analytics/get-region-analytics.ts";
+import type { SectorAnalyticsResponse } from "../../workers/routes/analytics/get-sector-analytics.ts";
 import { bearer } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
 import { makeEvent, query, runBatch, runId } from "./support.ts";

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { withDb } from "../../workers/db/client.ts";
 import type { AuditPageResponse } from "../../workers/routes/audit/list-audit.ts";
 import type { AuditVerificationResponse } from "../../workers/routes/audit/verify-audit.ts";
-import { withDb } from "../../workers/db/client.ts";
 import { bearer } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
 import { makeEvent, query, runBatch, runId } from "./support.ts";

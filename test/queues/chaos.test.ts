@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { withDb } from "../../workers/db/client.ts";
 import { verifyChain } from "../../queues/consumers/audit-chain.ts";
 import type { CloudEvent, NewEvent } from "../../queues/envelope.ts";
+import { withDb } from "../../workers/db/client.ts";
 import { bearer } from "../support/auth.ts";
 import { call } from "../support/http.ts";
 import { deliverChaotically, seeded } from "./chaos.ts";

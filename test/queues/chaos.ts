@@ -1,5 +1,5 @@
-import type { CloudEvent } from "../../queues/envelope.ts";
 import type { FaultPoint } from "../../queues/consumers/runner.ts";
+import type { CloudEvent } from "../../queues/envelope.ts";
 import { dispatchBatch, messageId } from "./support.ts";
 
 /** A small seeded PRNG (mulberry32): the chaos is reproducible from its seed. */

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import type { CloudEvent } from "../../queues/envelope.ts";
 import type { DeadLetterPageResponse } from "../../workers/routes/admin/dead-letters/list-dead-letters.ts";
 import type { RedriveResultResponse } from "../../workers/routes/admin/dead-letters/redrive-dead-letters.ts";
 import type { DeadLetterResponse } from "../../workers/routes/admin/dead-letters/schema.ts";
-import type { CloudEvent } from "../../queues/envelope.ts";
 import { bearer } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
 import { dispatchBatch, makeEvent, messageId, query, runBatch, runId } from "./support.ts";

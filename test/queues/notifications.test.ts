@@ -1,12 +1,14 @@
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sendDeliveries } from "../../queues/consumers/notification-delivery.ts";
-import type { DeviceResponse } from "../../workers/routes/notifications/schema.ts";
+import { withDb } from "../../workers/db/client.ts";
 import type { DeviceListResponse } from "../../workers/routes/notifications/list-devices.ts";
 import type { DeliveryPageResponse } from "../../workers/routes/notifications/list-notifications.ts";
-import type { NotificationSettingsResponse } from "../../workers/routes/notifications/schema.ts";
-import { env } from "cloudflare:test";
-import { withDb } from "../../workers/db/client.ts";
+import type {
+	DeviceResponse,
+	NotificationSettingsResponse,
+} from "../../workers/routes/notifications/schema.ts";
 import { bearer } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
 import { browserSubscription, pushCredentials, receivedRequests, receiverUrl } from "./push-fixtures.ts";

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { withDb } from "../../workers/db/client.ts";
 import type { CloudEvent } from "../../queues/envelope.ts";
 import { MAX_EVENT_BYTES } from "../../queues/envelope.ts";
 import { drainOutbox } from "../../queues/outbox.ts";
 import { createEventPublisher, EventDeliveryError } from "../../queues/producer.ts";
 import { type QueueBinding, ROUTES, routesFor } from "../../queues/routing.ts";
+import { withDb } from "../../workers/db/client.ts";
 import { STOPPED_DATABASE } from "../support/http.ts";
 import { query, runId } from "./support.ts";
 

@@ -6,13 +6,13 @@ import {
 	type QueueResult,
 } from "cloudflare:test";
 import type { SQL } from "drizzle-orm";
-import { withDb } from "../../workers/db/client.ts";
-import { type CloudEvent, createEvent, type NewEvent } from "../../queues/envelope.ts";
 import { CONSUMERS } from "../../queues/consumers/index.ts";
 import type { ConsumerOptions } from "../../queues/consumers/runner.ts";
 import { handleQueueBatch } from "../../queues/dispatch.ts";
+import { type CloudEvent, createEvent, type NewEvent } from "../../queues/envelope.ts";
 import type { ConsumerName } from "../../queues/routing.ts";
 import { routeOf } from "../../queues/routing.ts";
+import { withDb } from "../../workers/db/client.ts";
 
 /** A unique suffix for this test run's rows (tests share one database with every other test file). */
 export const runId = () => crypto.randomUUID().slice(0, 8);

@@ -1,10 +1,10 @@
 import { createScheduledController, env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import worker from "../../workers/index.ts";
-import { withDb } from "../../workers/db/client.ts";
 import { parkEvents } from "../../queues/outbox.ts";
 import { createEventPublisher } from "../../queues/producer.ts";
+import { withDb } from "../../workers/db/client.ts";
+import worker from "../../workers/index.ts";
 import { eventually, makeEvent, query, runId } from "./support.ts";
 
 /**

@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
+import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import type { Visibility } from "../../auth/permissions.ts";
 import type { Database } from "../../db/client.ts";
 import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 import { ApiError } from "../../lib/problem.ts";
-import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 
 export const MAX_RANGE_DAYS = 366;
 const DEFAULT_RANGE_DAYS = 30;

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import type { App } from "../../app.ts";
 import {
 	DEFAULT_PAGE_SIZE,
@@ -12,7 +13,6 @@ import { auditLog } from "../../db/schema/audit.ts";
 import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import { AuditEntrySchema, presentAuditEntry } from "./schema.ts";
 
 /** An exact value, or a prefix ending in `*` (`covenant.projects.*`, `projects/*`). */

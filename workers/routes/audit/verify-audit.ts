@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { verifyChain } from "../../../queues/consumers/audit-chain.ts";
 import type { App } from "../../app.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { verifyChain } from "../../../queues/consumers/audit-chain.ts";
 
 /** Every row is decoded, re-encoded and hashed: a call walks a bounded slice so it stays within the CPU limit. */
 export const MAX_VERIFY_ROWS = 10_000;

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import type { App } from "../../app.ts";
 import { strictBody } from "../../cache/index.ts";
 import { inTransaction } from "../../db/queries/transaction.ts";
@@ -7,7 +8,6 @@ import { NOTIFICATION_CATEGORIES, notificationSettings } from "../../db/schema/n
 import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import { NotificationSettingsSchema, presentSettings } from "./schema.ts";
 
 const uniqueList = <T extends z.ZodType<string>>(item: T, max: number) =>

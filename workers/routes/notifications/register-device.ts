@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { and, count, eq, ne, sql } from "drizzle-orm";
+import { fromBase64Url } from "../../../queues/push/base64url.ts";
+import { webPushAllowedHosts } from "../../../queues/push/index.ts";
+import { endpointAllowed } from "../../../queues/push/web-push.ts";
 import type { App } from "../../app.ts";
 import { inTransaction } from "../../db/queries/transaction.ts";
 import { notificationDevices } from "../../db/schema/notifications.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { fromBase64Url } from "../../../queues/push/base64url.ts";
-import { webPushAllowedHosts } from "../../../queues/push/index.ts";
-import { endpointAllowed } from "../../../queues/push/web-push.ts";
 import { DeviceSchema, presentDevice } from "./schema.ts";
 
 /** A person's devices are bounded: a client stuck registering in a loop cannot grow the fan-out without limit. */

@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { inArray, sql } from "drizzle-orm";
-import type { Database } from "../../../db/client.ts";
-import { type DeadLetterRow, deadLetters } from "../../../db/schema/dead-letters.ts";
-import { ApiError } from "../../../lib/problem.ts";
 import { type CloudEvent, CloudEventSchema } from "../../../../queues/envelope.ts";
 import { routeOf } from "../../../../queues/routing.ts";
 import { sendWithRetry } from "../../../../queues/send.ts";
+import type { Database } from "../../../db/client.ts";
+import { type DeadLetterRow, deadLetters } from "../../../db/schema/dead-letters.ts";
+import { ApiError } from "../../../lib/problem.ts";
 
 export const DeadLetterSchema = z
 	.object({
