@@ -5,6 +5,7 @@ import { type RateLimitDecision, takeRateLimit } from "../../durable-objects/rat
 import type { Principal } from "../auth/principal.ts";
 import type { AppEnv } from "../lib/context.ts";
 import { ApiError } from "../lib/problem.ts";
+import { setFinalHeader } from "./request-context.ts";
 
 const RateLimitEnv = z.object({
 	RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive(),
@@ -79,6 +80,6 @@ export function rateLimit(options: { cost?: number } = {}): MiddlewareHandler<Ap
 			);
 		}
 		await next();
-		for (const [name, value] of Object.entries(headers)) c.header(name, value);
+		for (const [name, value] of Object.entries(headers)) setFinalHeader(c, name, value);
 	};
 }

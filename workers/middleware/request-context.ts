@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { openDb, type DbHandle } from "../db/client.ts";
 import type { AppEnv } from "../lib/context.ts";
 import { createEventPublisher } from "../../queues/producer.ts";
@@ -36,6 +36,24 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 				}
 			}
 		}
-		c.header("x-request-id", requestId);
+		setFinalHeader(c, "x-request-id", requestId);
 	};
+}
+
+/**
+ * Sets a header on the response a handler already returned. Hono's c.header() copies the whole Response for
+ * every header set after the handler (three copies per request with the rate limit's two headers, the largest
+ * single cost of a cached read); the handlers' responses have mutable headers, so set them in place and only
+ * fall back to c.header() for an immutable one (e.g. a fetch() passed through).
+ */
+export function setFinalHeader(c: Context<AppEnv>, name: string, value: string): void {
+	if (!c.finalized) {
+		c.header(name, value);
+		return;
+	}
+	try {
+		c.res.headers.set(name, value);
+	} catch {
+		c.header(name, value);
+	}
 }
