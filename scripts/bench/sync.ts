@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../workers/sync/pull.ts";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../workers/sync/limits.ts";
 import {
 	type BenchStack,
 	machine,

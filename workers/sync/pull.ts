@@ -4,16 +4,11 @@ import type { Database } from "../db/client.ts";
 import { NOTIFICATION_CATEGORIES } from "../db/schema/notifications.ts";
 import { ApiError } from "../lib/problem.ts";
 import { readHorizon } from "./horizon.ts";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
 import { tombstoneScopeFor, visibleWhere } from "./scope.ts";
 import { type SchemaVersion, type SyncTable, type SyncTableName, tablesAt } from "./tables.ts";
 
-/**
- * Records (created + updated + deleted ids) per pull response unless the client asks otherwise: about 0.5 MB
- * and 30 ms of worker CPU (docs/sync.md, `npm run bench:sync`), well inside the Workers CPU limit.
- */
-export const DEFAULT_PAGE_SIZE = 1000;
-/** The most a client may ask for in one response (about 1 MB; larger pages would near the CPU limit). */
-export const MAX_PAGE_SIZE = 2000;
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE };
 
 export interface PullOptions {
 	/** The `timestamp` of the client's last pull; null for a first sync. */
