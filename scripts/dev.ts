@@ -70,7 +70,9 @@ async function main() {
 	const key = await loadOrCreateIssuerKey(join(dataDir, "dev-issuer-key.json"));
 	const issuer = await serveIssuer([key.publicJwk], issuerPort);
 	cleanups.push(() => issuer.close());
-	log(`Dev OIDC issuer: ${issuer.issuer} (JWKS ${issuer.jwksUrl}); mint a token with: npm run token -- --sub alice --scope admin`);
+	log(
+		`Dev OIDC issuer: ${issuer.issuer} (JWKS ${issuer.jwksUrl}); mint a token with: npm run token -- --sub alice --scope admin`,
+	);
 
 	// Ledger checkpoints are signed with a local Ed25519 key, kept so saved checkpoints verify across restarts.
 	const checkpointKeys = await loadOrCreateCheckpointKeys(join(dataDir, "checkpoint-signing-keys.json"));
@@ -118,7 +120,11 @@ function startWrangler(
 		cwd: root,
 		stdio: ["ignore", "inherit", "inherit"],
 		detached: true,
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false", PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` },
+		env: {
+			...process.env,
+			WRANGLER_SEND_METRICS: "false",
+			PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}`,
+		},
 	});
 	log(`wrangler dev starting on http://localhost:${port}`);
 	return child;
@@ -148,7 +154,9 @@ async function waitForHealth() {
 			const response = await fetch(url);
 			const body = (await response.json()) as { status: string; failing: string[] };
 			if (response.ok) {
-				log(`ready: http://localhost:${port}  (health ${body.status}; API docs http://localhost:${port}/docs)`);
+				log(
+					`ready: http://localhost:${port}  (health ${body.status}; API docs http://localhost:${port}/docs)`,
+				);
 				return;
 			}
 			if (attempt % 10 === 9) log(`health: ${response.status} failing=${body.failing.join(",")}`);

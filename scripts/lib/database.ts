@@ -60,7 +60,8 @@ export async function prepareDatabase(options: {
 	try {
 		const migrations = await runMigrations(client);
 		log(`migrations: ${migrations.applied.length} applied, ${migrations.skipped.length} already applied`);
-		const empty = async () => Number((await client.query("select count(*)::int as n from nations")).rows[0]?.n) === 0;
+		const empty = async () =>
+			Number((await client.query("select count(*)::int as n from nations")).rows[0]?.n) === 0;
 		if (options.seed === true || (options.seed === "if-empty" && (await empty()))) {
 			const counts = await applySeeds((text, params) => client.query(text, params as unknown[]), seedData);
 			log(`seeds: ${counts.nations} nations, ${counts.sectors} sectors, ${counts.projects} projects`);

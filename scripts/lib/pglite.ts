@@ -107,14 +107,19 @@ function endsExchange(message: Uint8Array): boolean {
  * `dataDir` persists between runs; omit it for an in-memory database. Any number of client connections share
  * PGlite's single session through SessionQueue.
  */
-export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number } = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+	options: { dataDir?: string; port?: number } = {},
+): Promise<EmbeddedPostgres> {
 	const db = await PGlite.create(options.dataDir ? { dataDir: options.dataDir } : undefined);
 	const queue = new SessionQueue(db);
 	const sockets = new Set<Socket>();
 	const server: Server = createServer((socket) => {
 		sockets.add(socket);
 		socket.on("close", () => sockets.delete(socket));
-		const handler = new PGLiteSocketHandler({ queryQueue: queue as unknown as QueueManager, closeOnDetach: true });
+		const handler = new PGLiteSocketHandler({
+			queryQueue: queue as unknown as QueueManager,
+			closeOnDetach: true,
+		});
 		handler.attach(socket).catch(() => socket.destroy());
 	});
 	await new Promise<void>((resolve, reject) => {
