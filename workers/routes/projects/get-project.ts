@@ -54,6 +54,6 @@ export const register = (app: App) =>
 		});
 		if (!read) throw new ApiError("not_found", `Project ${id} was not found`);
 		// The entry is shared by every caller; the object-level check is per caller, before any 304.
-		c.var.principal.assert("projects:read", read.entry.access ?? {}, `Project ${id}`);
+		c.get("principal").assert("projects:read", read.entry.access ?? {}, `Project ${id}`);
 		return cachedJson<GetProjectResponse>(c, read);
 	});

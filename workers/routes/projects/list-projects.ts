@@ -99,7 +99,7 @@ export const register = (app: App) =>
 		const filters = { ...query, nation: query.nation?.toUpperCase() };
 		const print = fingerprint(canonicalQuery(filters));
 		const after = decodeCursor(cursor, print);
-		const visibility = c.var.principal.visibility("projects:read");
+		const visibility = c.get("principal").visibility("projects:read");
 		const token = decodeConsistencyToken(c.req.header(CONSISTENCY_HEADER));
 		const read = await readDependent(c.env, {
 			resource: "projects",
