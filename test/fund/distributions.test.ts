@@ -273,6 +273,11 @@ describe("POST /v1/distributions", () => {
 			json: valid,
 		});
 		expect(badKey.status).toBe(400);
+		const noKey = await call("/v1/distributions", { method: "POST", headers: admin, json: valid });
+		expect(noKey.status).toBe(400);
+		expect((await json<{ errors: { path: string[] }[] }>(noKey)).errors[0]?.path).toEqual([
+			"idempotency-key",
+		]);
 
 		const nobody = await post({ ...valid, period: EMPTY_PERIOD });
 		expect(nobody.status).toBe(422);
@@ -284,7 +289,7 @@ describe("POST /v1/distributions", () => {
 		const body = { project_id: project.id, amount: 100, period: PERIOD };
 		expect((await call("/v1/distributions", { method: "POST", json: body })).status).toBe(401);
 		for (const scope of ["viewer", "nation:HN", "distributions:write nation:HN"]) {
-			const headers = await bearer(scope, uniqueSub("no-write"));
+			const headers = { ...(await bearer(scope, uniqueSub("no-write"))), "idempotency-key": uniqueKey() };
 			const response = await call("/v1/distributions", { method: "POST", headers, json: body });
 			expect(response.status, scope).toBe(403);
 		}

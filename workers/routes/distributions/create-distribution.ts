@@ -42,11 +42,13 @@ export type CreateDistributionRequest = z.input<typeof CreateDistributionBody>;
 export type CreateDistributionResponse = DistributionResponse;
 
 const Headers = z.object({
-	"idempotency-key": z.string().optional().openapi({
-		description:
-			"Strongly recommended: makes retries safe. The same key with the same body returns the distribution the first request created (and restarts its saga if it never started) instead of distributing twice; with another body, 422. Without a key every request is a new distribution.",
-		example: "profit-2026-q2-solar-park",
-	}),
+	"idempotency-key": z
+		.string({ error: "The Idempotency-Key header is required: every write carries one" })
+		.openapi({
+			description:
+				"Required: makes retries safe. The same key with the same body returns the distribution the first request created (and restarts its saga if it never started) instead of distributing twice; with another body, 422.",
+			example: "profit-2026-q2-solar-park",
+		}),
 });
 
 export const route = defineRoute({
