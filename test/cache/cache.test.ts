@@ -267,3 +267,31 @@ describe("write-through and versions", () => {
 		expect(calls.count).toBe(4);
 	});
 });
+
+describe("stampede protection", () => {
+	it("shares one Postgres read among concurrent misses of the same key", async () => {
+		const key = uniqueKey();
+		let release: () => void = () => {};
+		const gate = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		const calls = { count: 0 };
+		const load = async () => {
+			calls.count++;
+			await gate;
+			return createEntry({ n: 1 }, { version: 1 });
+		};
+		const reads = Array.from({ length: 5 }, () => readThrough(env, { key, load, waitUntil }));
+		// Postgres "answers" once every reader has got past the isolate and KV and is waiting for it.
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		release();
+		const results = await Promise.all(reads);
+		expect(calls.count).toBe(1);
+		expect(results.map((r) => r?.status)).toEqual(["MISS", "MISS", "MISS", "MISS", "MISS"]);
+		expect(new Set(results.map((r) => r?.entry.etag)).size).toBe(1);
+		// A read that needs a newer version than the shared one does its own read.
+		const own = await readThrough(env, { key: uniqueKey(), load, waitUntil, minVersion: 1 });
+		expect(own?.status).toBe("MISS");
+		expect(calls.count).toBe(2);
+	});
+});

@@ -26,6 +26,8 @@ export type CacheEnv = Pick<Env, "CACHE" | "CACHE_FRESH_SECONDS" | "CACHE_STALE_
  */
 const ORIGIN_RETRY_MS = 5_000;
 const originDownUntil = new Map<string, number>();
+/** Postgres reads in progress in this isolate, by cache key (bounded by the requests in flight). */
+const loadsInFlight = new Map<string, Promise<CacheEntry | null>>();
 
 export interface ReadThroughOptions {
 	/** From `itemKey` or `dependentKey`. */
@@ -86,9 +88,23 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 	if (servableStale && (originDownUntil.get(env.DATABASE_URL) ?? 0) > now) {
 		return served("STALE", candidate, now);
 	}
+	// Concurrent misses of one key in this isolate share one Postgres read (no stampede when a hot entry expires
+	// or an edge starts cold). Only plain reads join: one that needs a minimum version, or must not be cached,
+	// reads for itself. The first reader fills the caches for all of them.
+	const shared = store && minVersion === 0;
+	let pending = shared ? loadsInFlight.get(key) : undefined;
+	const leader = pending === undefined;
+	if (!pending) {
+		pending = options.load();
+		if (shared) {
+			loadsInFlight.set(key, pending);
+			const forget = () => loadsInFlight.delete(key);
+			pending.then(forget, forget);
+		}
+	}
 	let loaded: CacheEntry | null;
 	try {
-		loaded = await options.load();
+		loaded = await pending;
 		originDownUntil.delete(env.DATABASE_URL);
 	} catch (error) {
 		if (!isDatabaseUnavailable(error)) throw error;
@@ -107,7 +123,7 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 		if (fromKvEntry) options.waitUntil(env.CACHE.delete(key).catch(() => {}));
 		return null;
 	}
-	if (store) {
+	if (store && leader) {
 		isolateEntries.set(key, { entry: loaded, checkedAt: now }, entryBytes(key, loaded));
 		// putIfNewer logs its own failures; a failed fill only costs a later miss.
 		options.waitUntil(putIfNewer(env, key, loaded).catch(() => {}));
