@@ -91,18 +91,33 @@ export async function verifyAccessToken(token: string, env: JwtConfig): Promise<
 	assertProductionIssuer(env);
 	// Added by the read-API helper (issue 3, see docs/read-api.md "Benchmark"): a client sends the same token
 	// on every request, and checking its signature was the most expensive step of a cached read.
-	const cacheKey = `${env.AUTH_ISSUER}\n${env.AUTH_AUDIENCE}\n${env.AUTH_JWKS_URL}\n${env.AUTH_TOKEN_TYPES ?? ""}\n${token}`;
+	const config = verifyingConfig(env);
 	const now = Date.now();
-	const known = verifiedTokens.get(cacheKey, now);
-	if (known) return known;
+	const known = verifiedTokens.get(token, now);
+	if (known && known.config === config) return known.verified;
 	const verified = await verifySignedToken(token, env);
 	const ttl = Math.min(
 		VERIFIED_TOKEN_TTL_MS,
 		verified.payload.exp * 1000 - now,
 		(verified.payload.iat + MAX_TOKEN_LIFETIME_SECONDS) * 1000 - now,
 	);
-	if (ttl > 0) verifiedTokens.set(cacheKey, verified, ttl, now);
+	if (ttl > 0) verifiedTokens.set(token, { config, verified }, ttl, now);
 	return verified;
+}
+
+const configKeys = new WeakMap<object, string>();
+
+/**
+ * What a verification depends on besides the token, as one string, computed once per env object: a cached
+ * verification is only reused under the configuration that made it.
+ */
+function verifyingConfig(env: JwtConfig): string {
+	let key = configKeys.get(env);
+	if (key === undefined) {
+		key = `${env.AUTH_ISSUER}\n${env.AUTH_AUDIENCE}\n${env.AUTH_JWKS_URL}\n${env.AUTH_TOKEN_TYPES ?? ""}`;
+		configKeys.set(env, key);
+	}
+	return key;
 }
 
 /**
@@ -110,10 +125,16 @@ export async function verifyAccessToken(token: string, env: JwtConfig): Promise<
  * the ~700 µs of worker CPU a cached read costs under `npm run bench:read`). An entry lives at most
  * VERIFIED_TOKEN_TTL_MS and never past the token's `exp` or its lifetime cap, so a signing key the issuer
  * stops publishing is no longer honoured a minute later; only successes are kept. Revocation is unaffected:
- * authenticate() checks every request against the live revocation list after this. Keyed by the whole token
- * and the configuration that verified it; bounded in entries and bytes.
+ * authenticate() checks every request against the live revocation list after this. Keyed by the whole token,
+ * and used only under the configuration that verified it; bounded in entries and bytes. A hit returns the
+ * same VerifiedToken object, which lets authenticate() keep the principal it built from it.
  */
-const verifiedTokens = new BoundedCache<string, VerifiedToken>({ maxEntries: 2_000, maxBytes: 4_000_000 });
+const verifiedTokens = new BoundedCache<string, { config: string; verified: VerifiedToken }>({
+	maxEntries: 2_000,
+	maxBytes: 4_000_000,
+	// The token as key, and its decoded header and claims (never longer than the token) as value.
+	sizeOf: (token, value) => (token.length * 2 + value.config.length) * 2 + 512,
+});
 export const VERIFIED_TOKEN_TTL_MS = 60_000;
 
 /** The full verification, without the cache. */

@@ -1,8 +1,7 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Permission } from "../auth/permissions.ts";
-import { authenticate, provisionCaller, requirePermission } from "../middleware/authenticate.ts";
-import { rateLimit } from "../middleware/rate-limit.ts";
+import { protect } from "../middleware/authenticate.ts";
 import type { AppEnv } from "./context.ts";
 import { problemResponses } from "./problem.ts";
 
@@ -22,8 +21,9 @@ type RouteInput = Omit<RouteConfig, "middleware" | "security"> & {
 export const SECURITY_SCHEMES = { bearer: "bearerAuth", apiKey: "apiKeyAuth" } as const;
 
 /**
- * createRoute plus access control. For a protected route it prepends, in order: authentication (401), the
- * rate limit (429, spending `cost`), the permission check (403) and the caller's provisioning — all before
+ * createRoute plus access control. For a protected route it prepends `protect()`, which runs in order:
+ * authentication (401), the rate limit (429, spending `cost`), the permission check (403) and, after the
+ * handler, the caller's provisioning — all of the checks before
  * body validation, so an anonymous or unauthorised caller learns nothing about the body's shape and causes no
  * side effect. The OpenAPI operation gets its `security` (the permission as the required scope),
  * `x-required-permission`, `x-rate-limit-cost`, and the 401/403/429/503 problems.
@@ -42,12 +42,8 @@ export function defineRoute<const R extends RouteInput>(config: R) {
 			`defineRoute ${route.method.toUpperCase()} ${route.path}: cost must be a positive integer`,
 		);
 	}
-	const middleware: MiddlewareHandler<AppEnv>[] = [
-		authenticate(),
-		rateLimit({ cost: units }),
-		requirePermission(access.permission),
-		provisionCaller(),
-	];
+	// One middleware for the four steps: each extra one is an async frame and a closure on every request.
+	const middleware: MiddlewareHandler<AppEnv>[] = [protect({ permission: access.permission, cost: units })];
 	return createRoute({
 		...route,
 		security: [

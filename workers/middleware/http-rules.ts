@@ -24,6 +24,13 @@ export interface HttpRulesOptions {
  * @example app.use("/v1/*", ...httpRules({ routed: (method, path) => isRouted(method, path) }));
  */
 export function httpRules(options: HttpRulesOptions = {}): MiddlewareHandler<AppEnv>[] {
+	const limitBody = bodyLimit({
+		maxSize: MAX_BODY_BYTES,
+		onError: () => {
+			throw new ApiError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+		},
+	});
+	// One middleware (a read, the common case, has no body and passes straight through to the route).
 	return [
 		async (c, next) => {
 			const accept = c.req.header("accept");
@@ -33,17 +40,18 @@ export function httpRules(options: HttpRulesOptions = {}): MiddlewareHandler<App
 					`This API answers application/json; the Accept header was '${accept}'`,
 				);
 			}
-			const method = c.req.method;
+			const raw = c.req.raw;
 			// Whether a body is present is the request's body stream, not its framing headers: HTTP/2 and HTTP/3
 			// requests need not send Content-Length and must not send Transfer-Encoding, and a body handed over
 			// inside the runtime carries neither (deciding by headers let such a text/plain body through to the
 			// route's validator, which answered 400 instead of 415).
+			if (raw.body === null) return next();
+			const method = raw.method;
 			const hasBody =
 				(method === "POST" || method === "PUT" || method === "PATCH") &&
-				c.req.raw.body !== null &&
-				c.req.header("content-length") !== "0";
+				raw.headers.get("content-length") !== "0";
 			if (hasBody && (options.routed?.(method, c.req.path) ?? true)) {
-				const type = c.req.header("content-type") ?? "";
+				const type = raw.headers.get("content-type") ?? "";
 				if (!JSON_MEDIA.test(type)) {
 					throw new ApiError(
 						"unsupported_media_type",
@@ -51,14 +59,9 @@ export function httpRules(options: HttpRulesOptions = {}): MiddlewareHandler<App
 					);
 				}
 			}
-			await next();
+			// Any body, whatever the method, stays within MAX_BODY_BYTES (413).
+			return limitBody(c, next);
 		},
-		bodyLimit({
-			maxSize: MAX_BODY_BYTES,
-			onError: () => {
-				throw new ApiError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-			},
-		}),
 	];
 }
 

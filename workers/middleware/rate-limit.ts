@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { BucketPolicy } from "../../durable-objects/rate-limiter/bucket.ts";
 import { type RateLimitDecision, takeRateLimit } from "../../durable-objects/rate-limiter/client.ts";
@@ -30,19 +30,27 @@ export function defaultRateLimit(env: Env): BucketPolicy {
 	return policy;
 }
 
-/** Whose bucket a request spends from: the API key's own, or the person's (all their tokens share it). */
-export function bucketFor(
-	principal: Principal,
-	env: Env,
-): { key: string; name: string; policy: BucketPolicy } {
-	if (principal.kind === "api_key") {
-		return {
-			key: `key:${principal.id}`,
-			name: "api-key",
-			policy: principal.rateLimit ?? defaultRateLimit(env),
-		};
-	}
-	return { key: `user:${principal.id}`, name: "user", policy: principal.rateLimit ?? defaultRateLimit(env) };
+const buckets = new WeakMap<Principal, { env: Env; bucket: RateLimitBucket }>();
+
+export interface RateLimitBucket {
+	key: string;
+	name: string;
+	policy: BucketPolicy;
+}
+
+/**
+ * Whose bucket a request spends from: the API key's own, or the person's (all their tokens share it).
+ * Remembered per principal (principals of cached tokens live across requests) and deployment config.
+ */
+export function bucketFor(principal: Principal, env: Env): RateLimitBucket {
+	const known = buckets.get(principal);
+	if (known && known.env === env) return known.bucket;
+	const bucket =
+		principal.kind === "api_key"
+			? { key: `key:${principal.id}`, name: "api-key", policy: principal.rateLimit ?? defaultRateLimit(env) }
+			: { key: `user:${principal.id}`, name: "user", policy: principal.rateLimit ?? defaultRateLimit(env) };
+	buckets.set(principal, { env, bucket });
+	return bucket;
 }
 
 /**
@@ -61,25 +69,44 @@ export function rateLimitHeaders(name: string, d: RateLimitDecision): Record<str
 }
 
 /**
+ * Spends `cost` from the caller's token bucket: throws 429 problem+json with `Retry-After` when it is empty,
+ * else returns the RateLimit headers the response carries.
+ */
+export async function spendRateLimit(
+	c: Context<AppEnv>,
+	principal: Principal,
+	cost: number,
+): Promise<Record<string, string>> {
+	const bucket = bucketFor(principal, c.env);
+	const decision = await takeRateLimit(c.env, bucket.key, cost, bucket.policy);
+	const headers = rateLimitHeaders(bucket.name, decision);
+	if (!decision.allowed) {
+		throw new ApiError(
+			"rate_limited",
+			`Rate limit exceeded: this route costs ${cost} of your ${bucket.policy.perMinute} units a minute (bursts up to ${bucket.policy.burst}); retry after ${decision.retryAfterSeconds} s`,
+			{ headers, extensions: { retry_after_seconds: decision.retryAfterSeconds } },
+		);
+	}
+	return headers;
+}
+
+/** Puts the RateLimit headers on the answer the handler gave. */
+export function setRateLimitHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
+	for (const name in headers) setFinalHeader(c, name, headers[name] as string);
+}
+
+/**
  * Spends the route's cost from the caller's token bucket (after authentication, before the permission check
  * and validation): 429 problem+json with `Retry-After` when empty; RateLimit headers on every response.
+ * Protected routes get this through `protect()`, which runs it in one middleware with authentication.
  *
- * @example app.openapi(defineRoute({ ..., access: { permission: "analytics:read" }, cost: 5 }), handler)
+ * @example app.use("/v1/reports/*", authenticate(), rateLimit({ cost: 5 }))
  */
 export function rateLimit(options: { cost?: number } = {}): MiddlewareHandler<AppEnv> {
 	const cost = options.cost ?? 1;
 	return async (c, next) => {
-		const bucket = bucketFor(c.var.principal, c.env);
-		const decision = await takeRateLimit(c.env, bucket.key, cost, bucket.policy);
-		const headers = rateLimitHeaders(bucket.name, decision);
-		if (!decision.allowed) {
-			throw new ApiError(
-				"rate_limited",
-				`Rate limit exceeded: this route costs ${cost} of your ${bucket.policy.perMinute} units a minute (bursts up to ${bucket.policy.burst}); retry after ${decision.retryAfterSeconds} s`,
-				{ headers, extensions: { retry_after_seconds: decision.retryAfterSeconds } },
-			);
-		}
+		const headers = await spendRateLimit(c, c.get("principal"), cost);
 		await next();
-		for (const [name, value] of Object.entries(headers)) setFinalHeader(c, name, value);
+		setRateLimitHeaders(c, headers);
 	};
 }
