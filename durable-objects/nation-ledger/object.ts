@@ -75,7 +75,8 @@ const MAX_ENTRIES_LIMIT = 1_000;
 /**
  * One nation's ledger (`idFromName(iso2)`): double-entry transfers with balance constraints, two-phase
  * transfers, atomic batches and idempotent writes, recorded as a hash-chained log in the object's SQLite storage.
- * An outbox, drained by the alarm, projects every entry into Postgres and announces it on the event queue.
+ * The entries after the projection watermark are the outbox: the alarm drains them into Postgres and announces
+ * them on the event queue.
  *
  * Every write runs synchronously from validation to commit (SQLite calls and hashing never yield), so the
  * object's input gate serialises requests: a concurrent duplicate sees the first request's stored response.
@@ -90,6 +91,11 @@ export class NationLedger extends DurableObject<Env> {
 	private sheet!: BalanceSheet;
 	private tip!: { sequence: number; hash: string; timestamp_ms: number | null };
 	private alarmAt: number | null = null;
+	/**
+	 * No pending transfer expires before this (null: none has a timeout). Never later than the truth, so
+	 * `expireDue` can skip its query on the hot path; a hold posted or voided early only makes it conservative.
+	 */
+	private nextExpiryMs: number | null = null;
 	private draining = false;
 	private projection = {
 		consecutiveFailures: 0,
@@ -111,6 +117,7 @@ export class NationLedger extends DurableObject<Env> {
 			migrateLedgerSchema(ctx.storage);
 			this.sheet = this.store.loadBalances();
 			this.tip = this.store.head();
+			this.nextExpiryMs = this.store.nextExpiryMs();
 			this.alarmAt = await ctx.storage.getAlarm();
 			// An object restarted with work pending (outbox, timeouts) must not wait for the next write to resume it.
 			if (this.nation && this.alarmAt === null) await this.scheduleFromState();
@@ -278,21 +285,22 @@ export class NationLedger extends DurableObject<Env> {
 	}
 
 	/**
-	 * Sends the outbox to Postgres and the event queue, oldest first. On failure the rows stay, the ledger keeps
+	 * Sends the outbox to Postgres and the event queue, oldest first. On failure the watermark stays, the ledger keeps
 	 * accepting writes, and the next attempt waits with exponential backoff (with jitter) up to a minute.
 	 */
 	private async drain(nation: LedgerNation): Promise<void> {
 		for (let round = 0; round < DRAIN_ROUNDS_PER_ALARM; round++) {
-			const batch = this.store.outbox(nation.iso2, DRAIN_BATCH);
+			const batch = this.store.unprojected(nation.iso2, DRAIN_BATCH);
 			const last = batch.at(-1);
 			if (!last) break;
 			try {
-				const backlog = Math.max(0, this.store.outboxStats().count - batch.length);
+				const backlog = Math.max(0, this.tip.sequence - last.sequence);
 				await withTimeout(DRAIN_TIMEOUT_MS, async () => {
 					await writeProjection(this.projectionDatabase, nation.iso2, batch, backlog);
 					await publishLedgerEvents(this.env, nation.iso2, nation.serving_region, batch);
 				});
-				this.store.deleteOutboxThrough(last.sequence);
+				// Only forward: a drain that overlapped a newer one (it cannot, the alarm is single) never rewinds.
+				if (last.sequence > this.store.projectedSequence()) this.store.setProjectedSequence(last.sequence);
 				this.projection = {
 					consecutiveFailures: 0,
 					lastError: null,
@@ -334,7 +342,7 @@ export class NationLedger extends DurableObject<Env> {
 
 	/**
 	 * The write path shared by every operation: idempotency lookup, plan on a copy of the balances, then one
-	 * SQLite transaction for the entries, their outbox rows, the balances and the stored response.
+	 * SQLite transaction for the entries, the balances and the stored response.
 	 */
 	private async write<T>(
 		operation: string,
@@ -389,7 +397,7 @@ export class NationLedger extends DurableObject<Env> {
 		const planned = plan(nation, now);
 		if (!("entries" in planned)) return { ok: false, refusal: planned };
 		this.ctx.storage.transactionSync(() => {
-			for (const entry of planned.entries) this.store.insertEntry(entry, now);
+			for (const entry of planned.entries) this.store.insertEntry(entry);
 			this.store.saveBalances(planned.sheet, planned.touched);
 			if (key !== undefined && fingerprint !== undefined) {
 				this.keys.save(key, { fingerprint, status: planned.status, body: JSON.stringify(planned.body) }, now);
@@ -404,6 +412,13 @@ export class NationLedger extends DurableObject<Env> {
 		this.sheet = plan.sheet;
 		const last = plan.entries.at(-1);
 		if (last) this.tip = { sequence: last.sequence, hash: last.hash, timestamp_ms: last.timestamp_ms };
+		for (const entry of plan.entries) {
+			if (
+				entry.expires_at_ms !== null &&
+				(this.nextExpiryMs === null || entry.expires_at_ms < this.nextExpiryMs)
+			)
+				this.nextExpiryMs = entry.expires_at_ms;
+		}
 	}
 
 	/** A sequencer for the entries of one plan: numbers, timestamps and chains them. */
@@ -672,9 +687,13 @@ export class NationLedger extends DurableObject<Env> {
 	 * operation and in the alarm, so an expired hold is released before anything can observe or post it.
 	 */
 	private expireDue(nation: LedgerNation, nowMs: number): void {
+		if (this.nextExpiryMs === null || this.nextExpiryMs > nowMs) return;
 		for (;;) {
 			const due = this.store.duePendingIds(nowMs, EXPIRE_BATCH);
-			if (due.length === 0) return;
+			if (due.length === 0) {
+				this.nextExpiryMs = this.store.nextExpiryMs();
+				return;
+			}
 			const sheet = cloneBalanceSheet(this.sheet);
 			const chain = this.chain(nation, nowMs);
 			const entries: LedgerEntry[] = [];
@@ -707,7 +726,7 @@ export class NationLedger extends DurableObject<Env> {
 				);
 			}
 			this.ctx.storage.transactionSync(() => {
-				for (const entry of entries) this.store.insertEntry(entry, nowMs);
+				for (const entry of entries) this.store.insertEntry(entry);
 				this.store.saveBalances(sheet, touched);
 			});
 			this.commit({ entries, sheet });
@@ -728,12 +747,12 @@ export class NationLedger extends DurableObject<Env> {
 	}
 
 	private projectionStatus(nowMs: number): ProjectionStatus {
-		const outbox = this.store.outboxStats();
+		const outbox = this.store.outboxStats(this.tip.sequence);
 		const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 		return {
 			lag_entries: outbox.count,
 			lag_ms: outbox.oldestTimestampMs === null ? 0 : Math.max(0, nowMs - outbox.oldestTimestampMs),
-			projected_sequence: outbox.oldestSequence === null ? this.tip.sequence : outbox.oldestSequence - 1,
+			projected_sequence: Math.min(outbox.projectedSequence, this.tip.sequence),
 			last_projected_at: iso(this.projection.lastProjectedAtMs),
 			consecutive_failures: this.projection.consecutiveFailures,
 			last_error: this.projection.lastError,
@@ -759,7 +778,7 @@ export class NationLedger extends DurableObject<Env> {
 	private async scheduleFromState(): Promise<void> {
 		const now = Date.now();
 		const candidates: number[] = [];
-		if (this.store.outboxStats().count > 0)
+		if (this.store.outboxStats(this.tip.sequence).count > 0)
 			candidates.push(Math.max(now, this.projection.nextAttemptAtMs ?? now));
 		const expiry = this.store.nextExpiryMs();
 		if (expiry !== null) candidates.push(expiry);

@@ -8,7 +8,9 @@ import { ACCOUNT_CODES } from "../../workers/domain/ledger/accounts.ts";
  * - accounts: the running totals per account, updated in the same transaction as the entries that move them.
  * - pending_transfers: the state of each two-phase transfer (the entries themselves never change).
  * - reversals: which transfer reversed which (a transfer is reversed at most once).
- * - outbox: the entries not yet projected to Postgres, written with the entry, deleted once projected.
+ * - outbox (migration 1, dropped by 2): one row per entry not yet projected. Replaced by a watermark, since the
+ *   entries are numbered without gaps: ledger_meta `projected_sequence` is the last entry projected, and every
+ *   entry after it is the outbox. That saves a write per entry on the hot path and a delete per drain.
  * - idempotency_keys: the response of each keyed write, replayed for a retry, swept after the retention.
  */
 const MIGRATIONS: readonly (readonly string[])[] = [
@@ -61,6 +63,12 @@ const MIGRATIONS: readonly (readonly string[])[] = [
 			created_at_ms integer not null
 		)`,
 		"create index idempotency_keys_created_idx on idempotency_keys (created_at_ms)",
+	],
+	[
+		// The projection watermark: everything before the oldest outbox row was projected (the entries have no gaps).
+		`insert into ledger_meta (key, value) values ('projected_sequence', cast(coalesce(
+			(select min(sequence) - 1 from outbox), (select max(sequence) from entries), 0) as text))`,
+		"drop table outbox",
 	],
 ];
 

@@ -111,8 +111,8 @@ export class LedgerStore {
 		return row ? entryFromRow(nation, row) : undefined;
 	}
 
-	/** Appends an entry and its outbox row (the caller runs this inside the request's transaction). */
-	insertEntry(entry: LedgerEntry, enqueuedAtMs: number): void {
+	/** Appends an entry (the caller runs this inside the request's transaction). */
+	insertEntry(entry: LedgerEntry): void {
 		this.sql.exec(
 			`insert into entries (${ENTRY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			entry.sequence,
@@ -132,11 +132,6 @@ export class LedgerStore {
 			entry.expires_at_ms,
 			entry.prev_hash,
 			entry.hash,
-		);
-		this.sql.exec(
-			"insert into outbox (sequence, enqueued_at_ms) values (?, ?)",
-			entry.sequence,
-			enqueuedAtMs,
 		);
 		if (entry.phase === "pending") {
 			this.sql.exec(
@@ -230,30 +225,48 @@ export class LedgerStore {
 			.map((row) => entryFromRow(nation, row));
 	}
 
-	/** The oldest outbox rows with their entries, in sequence order. */
-	outbox(nation: string, limit: number): LedgerEntry[] {
+	/** The last entry projected to Postgres: every entry after it is still to be drained (the outbox). */
+	projectedSequence(): number {
+		const row = this.sql
+			.exec<{ value: string }>("select value from ledger_meta where key = 'projected_sequence'")
+			.toArray()[0];
+		return row ? Number(row.value) : 0;
+	}
+
+	setProjectedSequence(sequence: number): void {
+		this.sql.exec(
+			"insert into ledger_meta (key, value) values ('projected_sequence', ?) on conflict (key) do update set value = excluded.value",
+			String(sequence),
+		);
+	}
+
+	/** The oldest entries not yet projected, in sequence order. */
+	unprojected(nation: string, limit: number): LedgerEntry[] {
 		return this.sql
 			.exec<EntryRow>(
-				`select ${ENTRY_COLUMNS.split(", ")
-					.map((c) => `e.${c}`)
-					.join(", ")} from outbox o join entries e on e.sequence = o.sequence order by o.sequence limit ?`,
+				`select ${ENTRY_COLUMNS} from entries where sequence > ? order by sequence limit ?`,
+				this.projectedSequence(),
 				limit,
 			)
 			.toArray()
 			.map((row) => entryFromRow(nation, row));
 	}
 
-	outboxStats(): { count: number; oldestSequence: number | null; oldestTimestampMs: number | null } {
-		const row = this.sql
-			.exec<{ count: number; oldest: number | null; ts: number | null }>(
-				"select s.count, s.oldest, e.timestamp_ms as ts from (select count(*) as count, min(sequence) as oldest from outbox) s left join entries e on e.sequence = s.oldest",
-			)
-			.one();
-		return { count: row.count, oldestSequence: row.oldest, oldestTimestampMs: row.ts };
-	}
-
-	deleteOutboxThrough(sequence: number): void {
-		this.sql.exec("delete from outbox where sequence <= ?", sequence);
+	/** How many entries wait for the projection, and since when (the oldest one's timestamp). */
+	outboxStats(tipSequence: number): {
+		count: number;
+		projectedSequence: number;
+		oldestTimestampMs: number | null;
+	} {
+		const projected = this.projectedSequence();
+		const count = Math.max(0, tipSequence - projected);
+		const oldest =
+			count === 0
+				? undefined
+				: this.sql
+						.exec<{ ts: number }>("select timestamp_ms as ts from entries where sequence = ?", projected + 1)
+						.toArray()[0];
+		return { count, projectedSequence: projected, oldestTimestampMs: oldest?.ts ?? null };
 	}
 }
 

@@ -4,6 +4,7 @@ import type { LedgerWriteResult } from "../../durable-objects/nation-ledger/clie
 import { verifyChain } from "../../workers/domain/ledger/entry.ts";
 import type { TransferView } from "../../workers/domain/ledger/views.ts";
 import type { NationLedger } from "../../durable-objects/nation-ledger/object.ts";
+import { migrateLedgerSchema } from "../../durable-objects/nation-ledger/schema.ts";
 import { deleteProjection, key, ledger, STOPPED_PROJECTION, setProjectionDatabase } from "./support.ts";
 
 // Each test owns a nation (its ledger object and its projection rows).
@@ -304,5 +305,27 @@ describe("hash chain and durability", () => {
 		expect(after.accounts).toEqual(before.accounts);
 		expect(after.head).toEqual(before.head);
 		expect(await l.transfer(fund(300), { idempotencyKey: k })).toEqual({ ...first, replayed: true });
+	});
+
+	it("moves a ledger written before the watermark onto it: what its outbox held is what stays to project", async () => {
+		const l = nation("MR");
+		await setProjectionDatabase("MR", STOPPED_PROJECTION);
+		ok(await l.batch([fund(1), fund(2), fund(3), fund(4), fund(5)]));
+		await runInDurableObject(l, (_instance: NationLedger, state) => {
+			const { sql } = state.storage;
+			// Schema version 1 as it was: an outbox table holding entries 3 to 5, no watermark.
+			sql.exec("create table outbox (sequence integer primary key, enqueued_at_ms integer not null)");
+			sql.exec(
+				"insert into outbox (sequence, enqueued_at_ms) select sequence, 0 from entries where sequence >= 3",
+			);
+			sql.exec("delete from ledger_meta where key = 'projected_sequence'");
+			sql.exec("update ledger_meta set value = '1' where key = 'schema_version'");
+			migrateLedgerSchema(state.storage);
+			expect(sql.exec("select value from ledger_meta where key = 'projected_sequence'").one()).toEqual({
+				value: "2",
+			});
+			expect(sql.exec("select name from sqlite_master where name = 'outbox'").toArray()).toEqual([]);
+		});
+		expect((await l.balances()).projection).toMatchObject({ lag_entries: 3, projected_sequence: 2 });
 	});
 });

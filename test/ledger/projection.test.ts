@@ -15,6 +15,7 @@ import {
 	LIVE_PROJECTION,
 	ledger,
 	projectedEntries,
+	rewindProjection,
 	STOPPED_PROJECTION,
 	setProjectionDatabase,
 } from "./support.ts";
@@ -117,10 +118,8 @@ describe("outbox projection into Postgres", () => {
 		const l = ledger("CL");
 		await l.batch(Array.from({ length: 10 }, (_, i) => fund(i + 1)));
 		await drain("CL");
-		// Put every entry back in the outbox, as a crash between the Postgres commit and the outbox delete would.
-		await runInDurableObject(l, (_instance, state) => {
-			state.storage.sql.exec("insert into outbox (sequence, enqueued_at_ms) select sequence, 0 from entries");
-		});
+		// Put every entry back in the outbox, as a crash between the Postgres commit and the watermark's move would.
+		await rewindProjection(l, 0);
 		await drain("CL");
 		expect(await projectedEntries("CL")).toHaveLength(10);
 
@@ -130,13 +129,13 @@ describe("outbox projection into Postgres", () => {
 				.set({ hash: "f".repeat(64) })
 				.where(and(eq(ledgerEntries.nationIso2, "CL"), eq(ledgerEntries.sequence, 4))),
 		);
-		await runInDurableObject(l, async (instance: NationLedger, state) => {
-			state.storage.sql.exec("insert into outbox (sequence, enqueued_at_ms) values (4, 0)");
-			await instance.alarm();
-		});
+		await rewindProjection(l, 3);
+		await runInDurableObject(l, (instance: NationLedger) => instance.alarm());
 		const view = await l.balances();
 		expect(view.projection.last_error).toMatch(/#4 with a different hash/);
-		expect(view.projection.lag_entries).toBe(1);
+		// The drain stops at the divergence: #4 and everything after it stay to project.
+		expect(view.projection.lag_entries).toBe(7);
+		expect(view.projection.projected_sequence).toBe(3);
 
 		const [original] = (await allEntries("CL")).filter((e) => e.sequence === 4);
 		await withDb(env, (db) =>
@@ -153,9 +152,7 @@ describe("outbox projection into Postgres", () => {
 		const l = ledger("AR");
 		await l.batch([fund(5), fund(6), { ...fund(7), pending: true, id: "ar-hold" }]);
 		await drain("AR");
-		await runInDurableObject(l, (_instance, state) => {
-			state.storage.sql.exec("insert into outbox (sequence, enqueued_at_ms) select sequence, 0 from entries");
-		});
+		await rewindProjection(l, 0);
 		await drain("AR");
 		// The analytics consumer records each event id it applied; the pending hold is not a payment.
 		let ids: string[] = [];

@@ -34,6 +34,19 @@ export async function drain(iso2: string, rounds = 20): Promise<void> {
 	throw new Error(`${iso2}'s outbox did not drain in ${rounds} alarms: ${JSON.stringify(projection)}`);
 }
 
+/**
+ * Moves the ledger's projection watermark back to `sequence`, as a crash between a drain's Postgres commit and the
+ * watermark's move would leave it: every entry after it is drained again.
+ */
+export async function rewindProjection(stub: ReturnType<typeof ledger>, sequence: number): Promise<void> {
+	await runInDurableObject(stub, (_instance: NationLedger, state) => {
+		state.storage.sql.exec(
+			"update ledger_meta set value = ? where key = 'projected_sequence'",
+			String(sequence),
+		);
+	});
+}
+
 /** Points the ledger's outbox drain at another database (a stopped one simulates an outage). */
 export async function setProjectionDatabase(iso2: string, database: ProjectionDatabase): Promise<void> {
 	await runInDurableObject(ledger(iso2), (instance: NationLedger) => {
