@@ -18,6 +18,12 @@
  * every request and cut the bare worker to about a third (1.8k vs 5.7k req/s, same run). Production has no
  * such hop. `BENCH_ENTRY=miniflare` measures through it instead (how figures before 2026-11-30 were taken).
  *
+ * Miniflare keeps the Durable Objects' SQLite files (and KV, queues) in a temporary directory. On this VM's disk
+ * every commit's fsync stalls the runtime: a worker calling a Durable Object that inserts one row managed ~700
+ * requests/s with the files on disk and ~1,300-1,500 on tmpfs (a bare RPC: ~1,600), same run. Production storage
+ * is not this disk (Cloudflare confirms a write once its followers have it), so the harness puts that directory
+ * on tmpfs (/dev/shm) when the machine has one; `BENCH_STATE_DIR=<dir>` chooses another (a disk, to see its cost).
+ *
  * @example
  * const stack = await startBenchStack({ name: "read" });
  * try {
@@ -28,9 +34,17 @@
  * }
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
-import { cpus, totalmem } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -109,6 +123,21 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 		cleanups.push(() => issuer.close());
 
 		const entry = options.entry ?? (process.env.BENCH_ENTRY === "miniflare" ? "miniflare" : "direct");
+		const stateDir = mkdtempSync(
+			join(
+				process.env.BENCH_STATE_DIR ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir()),
+				"covenant-bench-",
+			),
+		);
+		cleanups.push(async () => rmSync(stateDir, { recursive: true, force: true }));
+		// Miniflare creates its state directory under os.tmpdir(), which reads TMPDIR when called.
+		const previousTmpdir = process.env.TMPDIR;
+		process.env.TMPDIR = stateDir;
+		cleanups.push(async () => {
+			if (previousTmpdir === undefined) delete process.env.TMPDIR;
+			else process.env.TMPDIR = previousTmpdir;
+		});
+		log(`Miniflare state (Durable Objects, KV, queues) under ${stateDir}`);
 		// A socket of the worker's own (port 0: any free one), serving its default entrypoint.
 		const sockets = entry === "direct" ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {};
 		const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
