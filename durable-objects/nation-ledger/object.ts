@@ -397,7 +397,7 @@ export class NationLedger extends DurableObject<Env> {
 		const planned = plan(nation, now);
 		if (!("entries" in planned)) return { ok: false, refusal: planned };
 		this.ctx.storage.transactionSync(() => {
-			for (const entry of planned.entries) this.store.insertEntry(entry);
+			this.store.insertEntries(planned.entries);
 			this.store.saveBalances(planned.sheet, planned.touched);
 			if (key !== undefined && fingerprint !== undefined) {
 				this.keys.save(key, { fingerprint, status: planned.status, body: JSON.stringify(planned.body) }, now);
@@ -726,7 +726,7 @@ export class NationLedger extends DurableObject<Env> {
 				);
 			}
 			this.ctx.storage.transactionSync(() => {
-				for (const entry of entries) this.store.insertEntry(entry);
+				this.store.insertEntries(entries);
 				this.store.saveBalances(sheet, touched);
 			});
 			this.commit({ entries, sheet });

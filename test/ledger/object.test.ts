@@ -112,6 +112,35 @@ describe("batches", () => {
 		expect(batch.created).toBe(1_000);
 		expect((await l.balances()).accounts.find((a) => a.code === "treasury")?.balance).toBe(500_500);
 	});
+
+	it("stores a batch too large for one statement whole and in order, every field as given", async () => {
+		const l = nation("NR");
+		// ~1.5 MB of metadata: the entries go to SQLite in several statements, still one transaction.
+		const metadata = (i: number) => ({
+			note: `${"é".repeat(300)} #${i}`,
+			a: "x".repeat(400),
+			b: "y".repeat(400),
+			c: "z".repeat(400),
+		});
+		const items = Array.from({ length: 1_000 }, (_, i) => ({
+			...fund(i + 1, `nr-${i}`),
+			reference: { period: "2026-Q3" },
+			metadata: metadata(i),
+		}));
+		ok(await l.batch(items, { idempotencyKey: key() }));
+		const page = await l.entries({ limit: 1_000 });
+		expect(page.entries).toHaveLength(1_000);
+		expect(page.entries.map((e) => e.id)).toEqual(items.map((item) => item.id));
+		expect(page.entries[999]).toMatchObject({
+			sequence: 1_000,
+			amount: 1_000,
+			metadata: metadata(999),
+			reference: { period: "2026-Q3", project_id: null, distribution_id: null },
+			expires_at_ms: null,
+			pending_id: null,
+		});
+		expect(verifyChain(page.entries)).toMatchObject({ ok: true, sequence: 1_000 });
+	});
 });
 
 describe("two-phase transfers", () => {

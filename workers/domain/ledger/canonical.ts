@@ -1,4 +1,4 @@
-import { hash as sha256 } from "fast-sha256";
+import { createHash } from "node:crypto";
 
 /**
  * The canonical encoding the ledger hashes: what an entry's hash, the balances digest and an idempotency
@@ -12,8 +12,10 @@ import { hash as sha256 } from "fast-sha256";
  * - absent values written as `null`, so a document's set of members is fixed by its version (a member whose value
  *   is `undefined`, which JSON cannot carry, is left out as JSON.stringify leaves it out).
  *
- * Pure (fast-sha256 is plain JavaScript): it runs the same in a Worker, in Node and in a browser, synchronously,
- * which lets the Durable Object hash inside one SQLite transaction without yielding.
+ * Hashing is synchronous (`node:crypto`, native in workerd under `nodejs_compat` and in Node), which lets the
+ * Durable Object hash inside one SQLite transaction without yielding: WebCrypto's digest is asynchronous and
+ * would open the object's input gate mid-write. Native SHA-256 costs ~12-20 µs for an entry (~600 bytes) and
+ * ~40 µs for 15 KB, where the pure-JavaScript hash it replaced took ~16-34 µs and ~210 µs.
  */
 export type CanonicalValue =
 	| string
@@ -56,15 +58,9 @@ export function canonicalJson(value: CanonicalValue): string {
 	}
 }
 
-const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
-	const digest = sha256(encoder.encode(text));
-	let out = "";
-	for (const byte of digest) out += HEX[byte];
-	return out;
+	return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /** SHA-256 of a value's canonical encoding. */
