@@ -64,13 +64,25 @@ function limiterStub(env: Pick<Env, "RATE_LIMITER">, bucketKey: string) {
 	return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(bucketKey)) as DurableObjectStub<RateLimiter>;
 }
 
+/** Drops spent and expired leases; returns what the rest hold. No allocation when nothing was dropped. */
 function leaseLeft(local: LocalBucket, now: number): number {
-	local.leases = local.leases.filter((lease) => lease.usableUntil > now && lease.amount > 0);
-	return local.leases.reduce((sum, lease) => sum + lease.amount, 0);
+	let left = 0;
+	let dead = false;
+	for (const lease of local.leases) {
+		if (lease.usableUntil > now && lease.amount > 0) left += lease.amount;
+		else dead = true;
+	}
+	if (dead) local.leases = local.leases.filter((lease) => lease.usableUntil > now && lease.amount > 0);
+	return left;
 }
 
 /** Spends from the leases that end first. The caller checked that enough is left. */
 function spendLeases(local: LocalBucket, cost: number): void {
+	const only = local.leases.length === 1 ? local.leases[0] : undefined;
+	if (only) {
+		only.amount -= cost;
+		return;
+	}
 	let due = cost;
 	for (const lease of [...local.leases].sort((a, b) => a.usableUntil - b.usableUntil)) {
 		const spent = Math.min(lease.amount, due);
@@ -78,6 +90,36 @@ function spendLeases(local: LocalBucket, cost: number): void {
 		due -= spent;
 		if (due === 0) break;
 	}
+}
+
+const policyKeys = new WeakMap<BucketPolicy, string>();
+
+function policyKeyOf(policy: BucketPolicy): string {
+	let key = policyKeys.get(policy);
+	if (key === undefined) {
+		key = `${policy.perMinute}/${policy.burst}`;
+		policyKeys.set(policy, key);
+	}
+	return key;
+}
+
+/**
+ * The fast path of `takeRateLimit`: spends `cost` from this isolate's unexpired leases of the bucket and
+ * answers allowed, or answers undefined (and spends nothing) when they do not cover it. Synchronous: the
+ * isolate hot path calls it directly.
+ */
+export function takeFromLease(
+	bucketKey: string,
+	cost: number,
+	policy: BucketPolicy,
+	now = rateLimitClock.now(),
+): RateLimitDecision | undefined {
+	const local = localBuckets.get(bucketKey, now);
+	if (!local || local.policyKey !== policyKeyOf(policy)) return undefined;
+	const leased = leaseLeft(local, now);
+	if (leased < cost) return undefined;
+	spendLeases(local, cost);
+	return decision(true, policy, local.sharedRemaining + leased - cost, 0, local.fullAt - now, "isolate");
 }
 
 /**
@@ -91,8 +133,10 @@ export async function takeRateLimit(
 	cost: number,
 	policy: BucketPolicy,
 ): Promise<RateLimitDecision> {
-	const policyKey = `${policy.perMinute}/${policy.burst}`;
 	const now = rateLimitClock.now();
+	const fromLease = takeFromLease(bucketKey, cost, policy, now);
+	if (fromLease) return fromLease;
+	const policyKey = policyKeyOf(policy);
 	let local = localBuckets.get(bucketKey, now);
 	if (!local || local.policyKey !== policyKey) {
 		local = {
@@ -108,10 +152,6 @@ export async function takeRateLimit(
 	}
 
 	const leased = leaseLeft(local, now);
-	if (leased >= cost) {
-		spendLeases(local, cost);
-		return decision(true, policy, local.sharedRemaining + leased - cost, 0, local.fullAt - now, "isolate");
-	}
 	if (local.refusedUntil > now && cost >= local.refusedCost) {
 		return decision(
 			false,

@@ -148,6 +148,14 @@ async function announceSafely(c: Context<AppEnv>, principal: Principal, user: Us
 	);
 }
 
+/**
+ * Whether `provisionOnFirstSight` would do nothing for this principal right now (an API key, or a person this
+ * isolate provisioned recently). Side-effect free: for the isolate hot path.
+ */
+export function provisionedRecently(principal: Principal): boolean {
+	return principal.kind !== "user" || recentlySeen.get(principal.id) !== undefined;
+}
+
 /** Provisions the caller now and returns their record (for /v1/me, which must answer with it). */
 export async function ensureUser(c: Context<AppEnv>, principal: Principal): Promise<UserRow> {
 	const profile = profileFromClaims(principal.id, principal.claims, c.var.servingRegion);

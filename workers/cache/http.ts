@@ -19,22 +19,30 @@ export const WRITE_CACHE_CONTROL = "no-store";
  * when the entry was filled (see `createEntry`), which is why the cast below is sound.
  */
 export function cachedJson<T>(c: Context<AppEnv>, read: CacheRead): TypedResponse<T, 200, "json"> {
-	const notModified = etagMatches(c.req.header("if-none-match"), read.entry.etag);
+	return cachedResponse(read, c.req.header("if-none-match")) as unknown as TypedResponse<T, 200, "json">;
+}
+
+/**
+ * The Response of `cachedJson`, for a request whose `If-None-Match` is `ifNoneMatch`; `extraHeaders` are added
+ * at construction (the isolate hot path passes `x-request-id` and the RateLimit headers here, instead of
+ * setting them on the finished Response one by one).
+ */
+export function cachedResponse(
+	read: CacheRead,
+	ifNoneMatch: string | null | undefined,
+	extraHeaders?: Record<string, string>,
+): Response {
+	const notModified = etagMatches(ifNoneMatch ?? undefined, read.entry.etag);
 	// One plain object, converted once by the runtime: this is the hottest path of the API.
-	const headers: Record<string, string> = {
-		etag: read.entry.etag,
-		"cache-control": READ_CACHE_CONTROL,
-		"x-cache": read.status,
-		vary: "Authorization",
-	};
+	const headers: Record<string, string> = extraHeaders ?? {};
+	headers.etag = read.entry.etag;
+	headers["cache-control"] = READ_CACHE_CONTROL;
+	headers["x-cache"] = read.status;
+	headers.vary = "Authorization";
 	if (read.status !== "MISS") headers.age = String(read.ageSeconds);
 	if (read.status === "STALE") headers.warning = '110 - "Response is Stale"';
 	if (!notModified) headers["content-type"] = "application/json";
-	const response = new Response(notModified ? null : read.entry.body, {
-		status: notModified ? 304 : 200,
-		headers,
-	});
-	return response as unknown as TypedResponse<T, 200, "json">;
+	return new Response(notModified ? null : read.entry.body, { status: notModified ? 304 : 200, headers });
 }
 
 /**

@@ -35,10 +35,20 @@ export async function dependentKey(
 	versions: readonly number[],
 	canonicalQuery: string,
 ): Promise<string> {
-	const readable = `${CACHE_KEY_PREFIX}:list:${resource}:${versions.join(".")}:${canonicalQuery}`;
-	if (readable.length <= MAX_READABLE_KEY) return readable;
+	const readable = readableDependentKey(resource, versions, canonicalQuery);
+	if (readable !== undefined) return readable;
 	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonicalQuery));
 	return `${CACHE_KEY_PREFIX}:list:${resource}:${versions.join(".")}:#${base64url(new Uint8Array(digest))}`;
+}
+
+/** `dependentKey` when it needs no hashing (short enough to be readable), else undefined. Synchronous. */
+export function readableDependentKey(
+	resource: CachedResource,
+	versions: readonly number[],
+	canonicalQuery: string,
+): string | undefined {
+	const readable = `${CACHE_KEY_PREFIX}:list:${resource}:${versions.join(".")}:${canonicalQuery}`;
+	return readable.length <= MAX_READABLE_KEY ? readable : undefined;
 }
 
 /**

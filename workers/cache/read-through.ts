@@ -2,7 +2,7 @@ import { ApiError } from "../lib/problem.ts";
 import { type CacheConfig, cacheConfig, ISOLATE_RECHECK_MS } from "./config.ts";
 import type { CacheEntry } from "./entry.ts";
 import { entryBytes, fromKv } from "./entry.ts";
-import { isolateEntries } from "./isolate.ts";
+import { type IsolateSlot, isolateEntries } from "./isolate.ts";
 import { type CachedResource, dependentKey } from "./keys.ts";
 import { isDatabaseUnavailable, rootCause } from "./origin.ts";
 import { listVersion } from "./versions.ts";
@@ -59,14 +59,8 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 		entry !== undefined && (entry.version ?? Number.MAX_SAFE_INTEGER) >= minVersion;
 
 	const slot = store ? isolateEntries.get(key) : undefined;
-	if (
-		slot &&
-		acceptable(slot.entry) &&
-		now - slot.checkedAt < ISOLATE_RECHECK_MS &&
-		isFresh(slot.entry, now, config)
-	) {
+	if (slot && acceptable(slot.entry) && isolateFresh(slot, now, config))
 		return served("HIT", slot.entry, now);
-	}
 
 	let fromKvEntry: CacheEntry | undefined;
 	if (store) {
@@ -129,6 +123,22 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 		options.waitUntil(putIfNewer(env, key, loaded).catch(() => {}));
 	}
 	return served("MISS", loaded, now);
+}
+
+/** Whether an isolate slot may be served without looking further: confirmed recently, and fresh. */
+function isolateFresh(slot: IsolateSlot, now: number, config: CacheConfig): boolean {
+	return now - slot.checkedAt < ISOLATE_RECHECK_MS && isFresh(slot.entry, now, config);
+}
+
+/**
+ * The HIT `readThrough` would answer from this isolate's LRU for a plain read of `key` (no minimum version,
+ * cacheable), or undefined when it would look further (KV, Postgres). Synchronous: for the isolate hot path.
+ */
+export function isolateHit(env: CacheEnv, key: string): CacheRead | undefined {
+	const slot = isolateEntries.get(key);
+	if (!slot) return undefined;
+	const now = Date.now();
+	return isolateFresh(slot, now, cacheConfig(env)) ? served("HIT", slot.entry, now) : undefined;
 }
 
 export interface DependentReadOptions extends Omit<ReadThroughOptions, "key" | "store" | "minVersion"> {

@@ -28,6 +28,15 @@ export async function listVersion(
 }
 
 /**
+ * The list version this isolate confirmed within ISOLATE_RECHECK_MS (what `listVersion` answers without KV),
+ * or undefined. Synchronous: for the isolate hot path.
+ */
+export function recentListVersion(resource: CachedResource): number | undefined {
+	const memo = isolateVersions.get(resource);
+	return memo && Date.now() - memo.checkedAt < ISOLATE_RECHECK_MS ? memo.value : undefined;
+}
+
+/**
  * Moves the resource's list version forward, so every list page and aggregate that depends on it gets a new
  * key. Call it after the Postgres transaction committed. The new version is strictly greater than any this
  * location has seen and is at least the current time in ms, so versions from different writers stay ordered

@@ -10,7 +10,7 @@ import { ApiError } from "../lib/problem.ts";
 import { setRateLimitHeaders, spendRateLimit } from "./rate-limit.ts";
 
 /** RFC 6750 b64token. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const API_KEY_HEADER = "x-api-key";
 
 function unauthorized(detail: string, error?: "invalid_request"): ApiError {
@@ -54,7 +54,7 @@ const tokenPrincipals = new WeakMap<VerifiedToken, Principal>();
  * claim) is built once per token per isolate instead of once per request. A Principal is immutable, and the
  * revocation check runs on every request before this.
  */
-function principalFor(verified: VerifiedToken): Principal {
+export function principalFor(verified: VerifiedToken): Principal {
 	let principal = tokenPrincipals.get(verified);
 	if (!principal) {
 		const { payload } = verified;

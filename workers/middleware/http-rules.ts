@@ -65,7 +65,8 @@ export function httpRules(options: HttpRulesOptions = {}): MiddlewareHandler<App
 	];
 }
 
-function acceptsJson(accept: string): boolean {
+/** Whether an `Accept` header admits a JSON answer (406 otherwise). */
+export function acceptsJson(accept: string): boolean {
 	return accept.split(",").some((part) => {
 		const type = part.split(";")[0]?.trim().toLowerCase() ?? "";
 		return (

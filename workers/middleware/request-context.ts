@@ -11,8 +11,7 @@ import { createEventPublisher } from "../../queues/producer.ts";
  */
 export function requestContext(): MiddlewareHandler<AppEnv> {
 	return async (c, next) => {
-		const incoming = c.req.header("x-request-id");
-		const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+		const requestId = requestIdFor(c.req.header("x-request-id"));
 		c.set("requestId", requestId);
 		c.set("servingRegion", c.env.SERVING_REGION);
 		let handle: DbHandle | undefined;
@@ -38,6 +37,13 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 		}
 		setFinalHeader(c, "x-request-id", requestId);
 	};
+}
+
+const REQUEST_ID = /^[\w.-]{1,128}$/;
+
+/** The request's id: the client's `x-request-id` when it is a sane token, else a new UUID. */
+export function requestIdFor(incoming: string | null | undefined): string {
+	return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
 }
 
 /**
