@@ -1,6 +1,8 @@
 import { handleQueueBatch } from "../queues/dispatch.ts";
 import { runScheduled } from "../queues/scheduled.ts";
 import { createApp } from "./app.ts";
+import { serveHotRead } from "./cache/hot-path.ts";
+import { HOT_READS } from "./cache/hot-reads.ts";
 import { assertEnv } from "./env.ts";
 
 export * from "../durable-objects/index.ts";
@@ -10,7 +12,8 @@ const app = createApp();
 export default {
 	fetch(request, env, ctx) {
 		assertEnv(env);
-		return app.fetch(request, env, ctx);
+		// A cached read this isolate can answer from memory skips the pipeline (same answer; cache/hot-path.ts).
+		return serveHotRead(HOT_READS, request, env) ?? app.fetch(request, env, ctx);
 	},
 	/** Every consumer queue and dead-letter queue, dispatched by queue name (queues/dispatch.ts). */
 	async queue(batch, env, ctx) {

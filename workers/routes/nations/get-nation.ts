@@ -11,6 +11,7 @@ import {
 	readThrough,
 	waitUntilOf,
 } from "../../cache/index.ts";
+import type { HotRead } from "../../cache/hot-path.ts";
 import { findNation } from "../../db/queries/nations.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
@@ -36,6 +37,19 @@ export const route = defineRoute({
 		...problemResponses(400, 404, 406, 503),
 	},
 });
+
+/**
+ * The isolate hot path's view of this route (workers/cache/hot-path.ts): the key the handler below reads for
+ * the same code, validated by the same schema.
+ */
+export const hotRead: HotRead = {
+	route,
+	path: /^\/v1\/nations\/([^/]+)$/,
+	key: ([code]) => {
+		const parsed = NationCodeParam.safeParse({ code });
+		return parsed.success ? itemKey("nations", parsed.data.code.toUpperCase()) : undefined;
+	},
+};
 
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {

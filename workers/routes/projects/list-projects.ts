@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import type { App } from "../../app.ts";
 import type { Visibility } from "../../auth/permissions.ts";
+import type { Principal } from "../../auth/principal.ts";
 import {
 	CONSISTENCY_HEADER,
 	cachedJson,
@@ -15,6 +16,9 @@ import {
 	readRequestParameters,
 	waitUntilOf,
 } from "../../cache/index.ts";
+import type { HotRead } from "../../cache/hot-path.ts";
+import { readableDependentKey } from "../../cache/keys.ts";
+import { recentListVersion } from "../../cache/versions.ts";
 import {
 	DEFAULT_PAGE_SIZE,
 	decodeCursor,
@@ -93,19 +97,67 @@ export function visibilityKey(visibility: Visibility): string {
 	return `n:${list(visibility.nations)};s:${list(visibility.sectors)};r:${list(visibility.regions)}`;
 }
 
+const visibilityKeys = new WeakMap<Principal, { visibility: Visibility; key: string }>();
+
+/** The principal's `projects:read` visibility and its cache-key form, computed once per principal. */
+function visibilityOf(principal: Principal): { visibility: Visibility; key: string } {
+	let known = visibilityKeys.get(principal);
+	if (!known) {
+		const visibility = principal.visibility("projects:read");
+		known = { visibility, key: visibilityKey(visibility) };
+		visibilityKeys.set(principal, known);
+	}
+	return known;
+}
+
+/**
+ * What a validated query asks for, and the canonical query its cached page is keyed by. Throws 400 for a
+ * cursor issued for other filters.
+ */
+function pageRequest(valid: z.infer<typeof ListProjectsQuery>, principal: Principal) {
+	const { cursor, limit, ...query } = valid;
+	const filters = { ...query, nation: query.nation?.toUpperCase() };
+	const print = fingerprint(canonicalQuery(filters));
+	const after = decodeCursor(cursor, print);
+	const { visibility, key } = visibilityOf(principal);
+	return {
+		filters,
+		print,
+		after,
+		limit,
+		visibility,
+		query: canonicalQuery({ ...filters, after, limit, visibility: key }),
+	};
+}
+
+/**
+ * The isolate hot path's view of this route (workers/cache/hot-path.ts): the key `readDependent` below reads
+ * for the same query, validated by the same schema, under the list version this isolate confirmed recently.
+ */
+export const hotRead: HotRead = {
+	route,
+	path: /^\/v1\/projects$/,
+	key: (_params, raw, principal) => {
+		const parsed = ListProjectsQuery.safeParse(raw);
+		if (!parsed.success) return undefined;
+		const version = recentListVersion("projects");
+		if (version === undefined) return undefined;
+		return readableDependentKey("projects", [version], pageRequest(parsed.data, principal).query);
+	},
+};
+
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
-		const { cursor, limit, ...query } = c.req.valid("query");
-		const filters = { ...query, nation: query.nation?.toUpperCase() };
-		const print = fingerprint(canonicalQuery(filters));
-		const after = decodeCursor(cursor, print);
-		const visibility = c.get("principal").visibility("projects:read");
+		const { filters, print, after, limit, visibility, query } = pageRequest(
+			c.req.valid("query"),
+			c.get("principal"),
+		);
 		const token = decodeConsistencyToken(c.req.header(CONSISTENCY_HEADER));
 		const read = await readDependent(c.env, {
 			resource: "projects",
 			dependsOn: ["projects"],
 			minVersions: minListVersions(token, ["projects"]),
-			query: canonicalQuery({ ...filters, after, limit, visibility: visibilityKey(visibility) }),
+			query,
 			waitUntil: waitUntilOf(c),
 			load: async () => {
 				const rows = await listProjects(
