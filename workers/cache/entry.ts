@@ -48,9 +48,12 @@ export async function computeEtag(body: string, version?: number): Promise<strin
 	return version === undefined ? `"${hash}"` : `"${version}-${hash}"`;
 }
 
-/** What an entry costs in the isolate LRU: JS strings are UTF-16, plus the key and bookkeeping. */
+/**
+ * What an entry costs in the isolate LRU: JS strings are UTF-16, plus the body's UTF-8 copy that responses
+ * are made from (workers/cache/http.ts; about one byte a character for JSON), the key and bookkeeping.
+ */
 export function entryBytes(key: string, entry: CacheEntry): number {
-	return (entry.body.length + entry.etag.length + key.length) * 2 + 256;
+	return (entry.body.length + entry.etag.length + key.length) * 2 + entry.body.length + 256;
 }
 
 export function toKvMetadata(entry: CacheEntry): EntryMetadata {

@@ -24,12 +24,14 @@ export interface HotRead {
 	path: RegExp;
 	/**
 	 * The cache key the route's handler would read for this request (after validating the parameters exactly
-	 * as the route does), or undefined to leave the request to the handler. Must have no side effect.
+	 * as the route does), or undefined to leave the request to the handler. Must have no side effect (a memo
+	 * of a pure computation is fine). `rawQuery` is the query string `query` was parsed from.
 	 */
 	key(
 		params: readonly string[],
 		query: Readonly<Record<string, string>>,
 		principal: Principal,
+		rawQuery: string,
 	): string | undefined;
 }
 
@@ -120,9 +122,10 @@ export function serveHotRead(
 		if (!verified || !knownNotRevoked(verified.payload)) return undefined;
 		principal = principalFor(verified);
 		if (!principal.hasPermission(read.permission) || !provisionedRecently(principal)) return undefined;
-		const query = queryStart < 0 ? {} : plainQuery(url.slice(queryStart + 1));
+		const rawQuery = queryStart < 0 ? "" : url.slice(queryStart + 1);
+		const query = plainQuery(rawQuery);
 		if (!query) return undefined;
-		key = read.key(params.slice(1), query, principal);
+		key = read.key(params.slice(1), query, principal, rawQuery);
 	} catch {
 		// The pipeline reports it (e.g. a misconfigured issuer).
 		return undefined;

@@ -42,7 +42,23 @@ export function cachedResponse(
 	if (read.status !== "MISS") headers.age = String(read.ageSeconds);
 	if (read.status === "STALE") headers.warning = '110 - "Response is Stale"';
 	if (!notModified) headers["content-type"] = "application/json";
-	return new Response(notModified ? null : read.entry.body, { status: notModified ? 304 : 200, headers });
+	return new Response(notModified ? null : bodyBytes(read.entry), {
+		status: notModified ? 304 : 200,
+		headers,
+	});
+}
+
+const encoder = new TextEncoder();
+/** Each cached entry's body as UTF-8, encoded once per entry and isolate (the runtime copies it per response). */
+const encodedBodies = new WeakMap<CacheEntry, Uint8Array>();
+
+function bodyBytes(entry: CacheEntry): Uint8Array {
+	let bytes = encodedBodies.get(entry);
+	if (!bytes) {
+		bytes = encoder.encode(entry.body);
+		encodedBodies.set(entry, bytes);
+	}
+	return bytes;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
 } from "../../cache/index.ts";
 import type { HotRead } from "../../cache/hot-path.ts";
 import { readableDependentKey } from "../../cache/keys.ts";
+import { BoundedLru } from "../../cache/lru.ts";
 import { recentListVersion } from "../../cache/versions.ts";
 import {
 	DEFAULT_PAGE_SIZE,
@@ -137,14 +138,30 @@ function pageRequest(valid: z.infer<typeof ListProjectsQuery>, principal: Princi
 export const hotRead: HotRead = {
 	route,
 	path: /^\/v1\/projects$/,
-	key: (_params, raw, principal) => {
-		const parsed = ListProjectsQuery.safeParse(raw);
-		if (!parsed.success) return undefined;
+	key: (_params, raw, principal, rawQuery) => {
 		const version = recentListVersion("projects");
 		if (version === undefined) return undefined;
-		return readableDependentKey("projects", [version], pageRequest(parsed.data, principal).query);
+		const memo = `${visibilityOf(principal).key}?${rawQuery}`;
+		let query = hotQueries.get(memo);
+		if (query === undefined) {
+			const parsed = ListProjectsQuery.safeParse(raw);
+			if (!parsed.success) return undefined;
+			try {
+				query = pageRequest(parsed.data, principal).query;
+			} catch {
+				return undefined; // a cursor issued for other filters: the handler answers 400
+			}
+			hotQueries.set(memo, query, (memo.length + query.length) * 2 + 64);
+		}
+		return readableDependentKey("projects", [version], query);
 	},
 };
+
+/**
+ * The hot path's canonical queries by visibility and raw query string: the same string validates to the same
+ * result, so it is validated once (bounded: the 1,000 most recent).
+ */
+const hotQueries = new BoundedLru<string>({ maxEntries: 1_000, maxBytes: 1_000_000 });
 
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
