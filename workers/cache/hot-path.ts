@@ -5,7 +5,7 @@ import type { Principal } from "../auth/principal.ts";
 import { provisionedRecently } from "../auth/provisioning.ts";
 import { looksLikeApiKey } from "../auth/api-key-format.ts";
 import { takeFromLease } from "../../durable-objects/rate-limiter/client.ts";
-import { BEARER, principalFor } from "../middleware/authenticate.ts";
+import { principalFor } from "../middleware/authenticate.ts";
 import { acceptsJson } from "../middleware/http-rules.ts";
 import { bucketFor, rateLimitHeaders } from "../middleware/rate-limit.ts";
 import { requestIdFor } from "../middleware/request-context.ts";
@@ -113,8 +113,13 @@ export function serveHotRead(
 	const accept = headers.get("accept");
 	if (accept && !acceptsJson(accept)) return undefined;
 	if (headers.has(CONSISTENCY_HEADER) || headers.has("x-api-key")) return undefined;
-	const bearer = BEARER.exec(headers.get("authorization")?.trim() ?? "")?.[1];
-	if (!bearer || looksLikeApiKey(bearer)) return undefined;
+	// `Bearer <token>` exactly: a token found in the verified-token cache passed jose's parsing, so it is made of
+	// base64url and dots and the pipeline's BEARER pattern would capture the same token; any other spelling
+	// (extra spaces, other case) misses the cache and takes the pipeline.
+	const authorization = headers.get("authorization");
+	if (!authorization?.startsWith("Bearer ")) return undefined;
+	const bearer = authorization.slice(7);
+	if (looksLikeApiKey(bearer)) return undefined;
 	let principal: Principal;
 	let key: string | undefined;
 	try {

@@ -10,7 +10,7 @@ import { ApiError } from "../lib/problem.ts";
 import { setRateLimitHeaders, spendRateLimit } from "./rate-limit.ts";
 
 /** RFC 6750 b64token. */
-export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const API_KEY_HEADER = "x-api-key";
 
 function unauthorized(detail: string, error?: "invalid_request"): ApiError {

@@ -12,6 +12,7 @@ import {
 	waitUntilOf,
 } from "../../cache/index.ts";
 import type { HotRead } from "../../cache/hot-path.ts";
+import { BoundedLru } from "../../cache/lru.ts";
 import { findNation } from "../../db/queries/nations.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
@@ -46,10 +47,20 @@ export const hotRead: HotRead = {
 	route,
 	path: /^\/v1\/nations\/([^/]+)$/,
 	key: ([code]) => {
-		const parsed = NationCodeParam.safeParse({ code });
-		return parsed.success ? itemKey("nations", parsed.data.code.toUpperCase()) : undefined;
+		if (code === undefined) return undefined;
+		let key = hotKeys.get(code);
+		if (key === undefined) {
+			const parsed = NationCodeParam.safeParse({ code });
+			if (!parsed.success) return undefined;
+			key = itemKey("nations", parsed.data.code.toUpperCase());
+			hotKeys.set(code, key, (code.length + key.length) * 2 + 64);
+		}
+		return key;
 	},
 };
+
+/** The hot path's keys by code as requested: a code validates the same way every time (bounded memo). */
+const hotKeys = new BoundedLru<string>({ maxEntries: 2_000, maxBytes: 500_000 });
 
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
