@@ -16,6 +16,7 @@ export {
 export { type CacheEntry, computeEtag, createEntry } from "./entry.ts";
 export {
 	cachedJson,
+	cachedResponse,
 	etagMatches,
 	ifMatchSatisfied,
 	READ_CACHE_CONTROL,
@@ -32,15 +33,23 @@ export {
 	writeResponseHeaders,
 } from "./openapi.ts";
 export { resetIsolateCache } from "./isolate.ts";
-export { CACHED_RESOURCES, type CachedResource, canonicalQuery, dependentKey, itemKey } from "./keys.ts";
+export {
+	CACHED_RESOURCES,
+	type CachedResource,
+	canonicalQuery,
+	dependentKey,
+	itemKey,
+	readableDependentKey,
+} from "./keys.ts";
 export { BoundedLru, type LruBounds } from "./lru.ts";
 export { isDatabaseUnavailable, sqlState, violatedConstraint } from "./origin.ts";
 export {
 	type CacheEnv,
 	type CacheRead,
 	type CacheStatus,
+	isolateHit,
 	readDependent,
 	readThrough,
 } from "./read-through.ts";
-export { bumpListVersion, listVersion } from "./versions.ts";
+export { bumpListVersion, listVersion, recentListVersion } from "./versions.ts";
 export { commitWrite, invalidate, writeThrough } from "./write-through.ts";

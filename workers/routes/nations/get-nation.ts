@@ -1,5 +1,6 @@
 import type { App } from "../../app.ts";
 import {
+	BoundedLru,
 	CONSISTENCY_HEADER,
 	cachedJson,
 	cachedReadHeaders,
@@ -12,7 +13,6 @@ import {
 	waitUntilOf,
 } from "../../cache/index.ts";
 import type { HotRead } from "../../cache/hot-path.ts";
-import { BoundedLru } from "../../cache/lru.ts";
 import { findNation } from "../../db/queries/nations.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";

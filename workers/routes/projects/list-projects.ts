@@ -12,14 +12,14 @@ import {
 	decodeConsistencyToken,
 	minListVersions,
 	notModifiedResponse,
+	BoundedLru,
+	readableDependentKey,
 	readDependent,
 	readRequestParameters,
+	recentListVersion,
 	waitUntilOf,
 } from "../../cache/index.ts";
 import type { HotRead } from "../../cache/hot-path.ts";
-import { readableDependentKey } from "../../cache/keys.ts";
-import { BoundedLru } from "../../cache/lru.ts";
-import { recentListVersion } from "../../cache/versions.ts";
 import {
 	DEFAULT_PAGE_SIZE,
 	decodeCursor,
