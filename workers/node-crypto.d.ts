@@ -5,7 +5,7 @@
  */
 declare module "node:crypto" {
 	interface Hash {
-		update(data: string, inputEncoding: "utf8"): Hash;
+		update(data: Uint8Array): Hash;
 		digest(encoding: "hex"): string;
 	}
 	export function createHash(algorithm: "sha256"): Hash;

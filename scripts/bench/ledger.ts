@@ -140,6 +140,41 @@ async function main() {
 				body,
 			}),
 		});
+		/**
+		 * Waits until the previous scenario's asynchronous work is done: its ledgers projected to Postgres and the
+		 * queue consumers idle (no new `processed_events` row for two seconds). Without it a scenario is measured
+		 * while the consumers still work through the events of the one before (55,000 after the batches).
+		 */
+		const settle = async (nations: string[]) => {
+			const started = Date.now();
+			const deadline = started + 180_000;
+			for (const nation of nations) {
+				for (;;) {
+					const ledger = (await (
+						await fetch(`${stack.url}/v1/nations/${nation}/ledger`, { headers: auth })
+					).json()) as { projection: { lag_entries: number } };
+					if (ledger.projection.lag_entries === 0 || Date.now() > deadline) break;
+					await new Promise((resolve) => setTimeout(resolve, 250));
+				}
+			}
+			let last = -1;
+			let stableSince = Date.now();
+			for (;;) {
+				const count = (await db.query<{ n: number }>("select count(*)::int as n from processed_events"))
+					.rows[0]?.n;
+				if (count !== last) {
+					last = count ?? 0;
+					stableSince = Date.now();
+				} else if (Date.now() - stableSince >= 2_000) break;
+				if (Date.now() > deadline) {
+					process.stderr.write("[bench:ledger] WARNING: not settled after 180 s; measuring anyway\n");
+					break;
+				}
+				await new Promise((resolve) => setTimeout(resolve, 500));
+			}
+			process.stderr.write(`[bench:ledger] settled in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+		};
+		const used: string[] = [];
 		const load = (requests: LoadRequest[]) =>
 			runLoad({
 				url: stack.url,
@@ -158,16 +193,21 @@ async function main() {
 			rows.push(row("bare worker (baseline)", result, 0));
 		}
 		if (wants("single")) {
+			used.push("KE");
 			const result = await load([keyed(() => "/v1/nations/KE/ledger/transfers", JSON.stringify(fund(100)))]);
 			rows.push(row("single transfers, one nation", result, 1));
 		}
 		if (wants("batch")) {
+			await settle(used);
+			used.push("NG");
 			const batch = JSON.stringify({ transfers: Array.from({ length: 100 }, (_, i) => fund(i + 1)) });
 			const result = await load([keyed(() => "/v1/nations/NG/ledger/transfers", batch)]);
 			rows.push(row("batches of 100, one nation", result, 100));
 		}
 		if (wants("spread")) {
+			await settle(used);
 			const codes = LEDGER_NATIONS.map((n) => n.iso2);
+			used.push(...codes.filter((code) => !used.includes(code)));
 			let next = 0;
 			const result = await load([
 				keyed(
@@ -181,6 +221,7 @@ async function main() {
 			rows.push(row("single transfers, 195 nations", result, 1));
 		}
 		if (wants("lag")) {
+			await settle(used);
 			const started = new Date();
 			const body = JSON.stringify(fund(100));
 			const result = await paced(LAG_RATE, DURATION, () => post("BR", body));

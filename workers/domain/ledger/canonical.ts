@@ -58,9 +58,12 @@ export function canonicalJson(value: CanonicalValue): string {
 	}
 }
 
+const encoder = new TextEncoder();
+
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
-	return createHash("sha256").update(text, "utf8").digest("hex");
+	// TextEncoder is native; a string given to update() goes through workerd's JavaScript Buffer polyfill.
+	return createHash("sha256").update(encoder.encode(text)).digest("hex");
 }
 
 /** SHA-256 of a value's canonical encoding. */
