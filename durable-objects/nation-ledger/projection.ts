@@ -1,7 +1,7 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { createEventPublisher, type EventProducerEnv } from "../../queues/producer.ts";
-import { withDb } from "../../workers/db/client.ts";
-import { ledgerEntries, ledgerProjectionState } from "../../workers/db/schema/ledger.ts";
+import type { Database } from "../../workers/db/client.ts";
+import { ledgerEntries } from "../../workers/db/schema/ledger.ts";
 import type { LedgerEntry } from "../../workers/domain/ledger/entry.ts";
 
 /**
@@ -31,7 +31,7 @@ export class ProjectionDivergenceError extends Error {
  * drain); a drain interrupted between them is simply repeated.
  */
 export async function writeProjection(
-	database: ProjectionDatabase,
+	db: Database,
 	nation: string,
 	entries: readonly LedgerEntry[],
 	backlog: number,
@@ -39,54 +39,54 @@ export async function writeProjection(
 	const first = entries[0];
 	const last = entries.at(-1);
 	if (!first || !last) return;
-	await withDb(database, async (db) => {
-		const inserted = (await db.execute(insertEntries(nation, entries))).rows as {
-			sequence: string | number;
-		}[];
-		if (inserted.length < entries.length) {
-			const fresh = new Set(inserted.map((r) => Number(r.sequence)));
-			const replayed = entries.filter((e) => !fresh.has(e.sequence));
-			const existing = await db
-				.select({ sequence: ledgerEntries.sequence, hash: ledgerEntries.hash })
-				.from(ledgerEntries)
-				.where(
-					and(
-						eq(ledgerEntries.nationIso2, nation),
-						inArray(
-							ledgerEntries.sequence,
-							replayed.map((e) => e.sequence),
-						),
-					),
-				);
-			const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
-			for (const entry of replayed) {
-				if (hashes.get(entry.sequence) !== entry.hash)
-					throw new ProjectionDivergenceError(nation, entry.sequence);
-			}
-		}
-		const lagMs = sql`greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms})::integer`;
-		await db
-			.insert(ledgerProjectionState)
-			.values({
-				nationIso2: nation,
-				projectedSequence: last.sequence,
-				projectedHash: last.hash,
-				projectedAt: sql`now()`,
-				lastLagMs: lagMs,
-				backlogEntries: backlog,
-			})
-			.onConflictDoUpdate({
-				target: ledgerProjectionState.nationIso2,
-				// A drain never moves the projection backwards (a replayed, older batch only refreshes the times).
-				set: {
-					projectedSequence: sql`greatest(${ledgerProjectionState.projectedSequence}, excluded.projected_sequence)`,
-					projectedHash: sql`case when excluded.projected_sequence >= ${ledgerProjectionState.projectedSequence} then excluded.projected_hash else ${ledgerProjectionState.projectedHash} end`,
-					projectedAt: sql`excluded.projected_at`,
-					lastLagMs: sql`excluded.last_lag_ms`,
-					backlogEntries: sql`excluded.backlog_entries`,
-				},
-			});
-	});
+	// The common case in one round trip: the rows, and the state when every row was new.
+	const inserted = (
+		await db.execute(sql`with inserted as (${insertEntries(nation, entries)}),
+			state as (${projectionState(nation, first, last, backlog, sql`(select count(*) from inserted) = ${entries.length}`)})
+			select sequence from inserted`)
+	).rows as { sequence: string | number }[];
+	if (inserted.length === entries.length) return;
+	// Some rows were there already (a drain repeated after a failure): they must be the same entries.
+	const fresh = new Set(inserted.map((r) => Number(r.sequence)));
+	const replayed = entries.filter((e) => !fresh.has(e.sequence));
+	const existing = await db
+		.select({ sequence: ledgerEntries.sequence, hash: ledgerEntries.hash })
+		.from(ledgerEntries)
+		.where(
+			and(
+				eq(ledgerEntries.nationIso2, nation),
+				inArray(
+					ledgerEntries.sequence,
+					replayed.map((e) => e.sequence),
+				),
+			),
+		);
+	const hashes = new Map(existing.map((r) => [r.sequence, r.hash]));
+	for (const entry of replayed) {
+		if (hashes.get(entry.sequence) !== entry.hash)
+			throw new ProjectionDivergenceError(nation, entry.sequence);
+	}
+	await db.execute(projectionState(nation, first, last, backlog, sql`true`));
+}
+
+/**
+ * The nation's projection state after a drain, as an upsert that never moves the projection backwards (a
+ * replayed, older batch only refreshes the times). `last_lag_ms` is the lag of the drain's oldest entry.
+ */
+function projectionState(nation: string, first: LedgerEntry, last: LedgerEntry, backlog: number, when: SQL) {
+	return sql`insert into ledger_projection_state
+			(nation_iso2, projected_sequence, projected_hash, projected_at, last_lag_ms, backlog_entries)
+		select ${nation}, ${last.sequence}::bigint, ${last.hash}, now(),
+			greatest(0, (extract(epoch from now()) * 1000)::bigint - ${first.timestamp_ms}::bigint)::integer,
+			${backlog}::integer
+		where ${when}
+		on conflict (nation_iso2) do update set
+			projected_sequence = greatest(ledger_projection_state.projected_sequence, excluded.projected_sequence),
+			projected_hash = case when excluded.projected_sequence >= ledger_projection_state.projected_sequence
+				then excluded.projected_hash else ledger_projection_state.projected_hash end,
+			projected_at = excluded.projected_at,
+			last_lag_ms = excluded.last_lag_ms,
+			backlog_entries = excluded.backlog_entries`;
 }
 
 /**

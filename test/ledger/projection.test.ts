@@ -3,7 +3,7 @@ import type { NationLedger } from "../../durable-objects/nation-ledger/object.ts
 import { and, eq, like, sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { withDb } from "../../workers/db/client.ts";
-import { ledgerEntries } from "../../workers/db/schema/ledger.ts";
+import { ledgerEntries, ledgerProjectionState } from "../../workers/db/schema/ledger.ts";
 import { processedEvents } from "../../workers/db/schema/processed-events.ts";
 import type { LedgerEntry } from "../../workers/domain/ledger/entry.ts";
 import type { HealthResponse } from "../../workers/routes/health/get-health.ts";
@@ -118,10 +118,27 @@ describe("outbox projection into Postgres", () => {
 		const l = ledger("CL");
 		await l.batch(Array.from({ length: 10 }, (_, i) => fund(i + 1)));
 		await drain("CL");
+		const head = await l.head();
+		const state = () =>
+			withDb(env, (db) =>
+				db
+					.select({
+						sequence: ledgerProjectionState.projectedSequence,
+						hash: ledgerProjectionState.projectedHash,
+					})
+					.from(ledgerProjectionState)
+					.where(eq(ledgerProjectionState.nationIso2, "CL")),
+			);
+		expect(await state()).toEqual([{ sequence: 10, hash: head.hash }]);
 		// Put every entry back in the outbox, as a crash between the Postgres commit and the watermark's move would.
 		await rewindProjection(l, 0);
 		await drain("CL");
 		expect(await projectedEntries("CL")).toHaveLength(10);
+		expect(await state()).toEqual([{ sequence: 10, hash: head.hash }]);
+		// Replaying part of it (every row already there) leaves the state where it was.
+		await rewindProjection(l, 3);
+		await drain("CL");
+		expect(await state()).toEqual([{ sequence: 10, hash: head.hash }]);
 
 		await withDb(env, (db) =>
 			db
