@@ -14,6 +14,8 @@ export class BoundedCache<K, V> {
 	readonly #maxBytes: number;
 	readonly #sizeOf: (key: K, value: V) => number;
 	#bytes = 0;
+	/** The entry last stored or used: the last in the map's order. */
+	#newest: Entry<V> | undefined;
 
 	constructor(options: { maxEntries: number; maxBytes: number; sizeOf?: (key: K, value: V) => number }) {
 		this.#maxEntries = options.maxEntries;
@@ -28,9 +30,12 @@ export class BoundedCache<K, V> {
 			this.delete(key);
 			return undefined;
 		}
-		// Re-insert to mark as most recently used.
-		this.#entries.delete(key);
-		this.#entries.set(key, entry);
+		// Re-insert to mark as most recently used (already so when it was the last one used: a hot key).
+		if (entry !== this.#newest) {
+			this.#entries.delete(key);
+			this.#entries.set(key, entry);
+			this.#newest = entry;
+		}
 		return entry.value;
 	}
 
@@ -38,7 +43,9 @@ export class BoundedCache<K, V> {
 		this.delete(key);
 		const bytes = this.#sizeOf(key, value);
 		if (bytes > this.#maxBytes) return;
-		this.#entries.set(key, { value, expiresAt: now + ttlMs, bytes });
+		const entry = { value, expiresAt: now + ttlMs, bytes };
+		this.#entries.set(key, entry);
+		this.#newest = entry;
 		this.#bytes += bytes;
 		while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
 			const oldest = this.#entries.keys().next();
@@ -52,10 +59,12 @@ export class BoundedCache<K, V> {
 		if (!entry) return;
 		this.#bytes -= entry.bytes;
 		this.#entries.delete(key);
+		if (entry === this.#newest) this.#newest = undefined;
 	}
 
 	clear(): void {
 		this.#entries.clear();
+		this.#newest = undefined;
 		this.#bytes = 0;
 	}
 

@@ -203,8 +203,10 @@ export async function assertTokenNotRevoked(
  * says the token is not revoked: true, or undefined when the copy is stale or the token is revoked (the
  * caller then takes the path of `assertTokenNotRevoked`). Synchronous: for the isolate hot path.
  */
-export function knownNotRevoked(claims: { jti?: string; sub: string; iat: number }): true | undefined {
-	const now = Date.now();
+export function knownNotRevoked(
+	claims: { jti?: string; sub: string; iat: number },
+	now = Date.now(),
+): true | undefined {
 	if (!snapshot || now - snapshot.fetchedAt >= AUTHORITY_FRESH_MS) return undefined;
 	return revocationOf(snapshot, claims, now) === undefined ? true : undefined;
 }

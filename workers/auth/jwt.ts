@@ -109,9 +109,13 @@ export async function verifyAccessToken(token: string, env: JwtConfig): Promise<
  * This isolate's cached verification of the token under this configuration (what `verifyAccessToken` answers
  * without checking the signature), or undefined. Synchronous: for the isolate hot path.
  */
-export function cachedVerification(token: string, env: JwtConfig): VerifiedToken | undefined {
+export function cachedVerification(
+	token: string,
+	env: JwtConfig,
+	now = Date.now(),
+): VerifiedToken | undefined {
 	assertProductionIssuer(env);
-	const known = verifiedTokens.get(token);
+	const known = verifiedTokens.get(token, now);
 	return known && known.config === verifyingConfig(env) ? known.verified : undefined;
 }
 

@@ -152,8 +152,8 @@ async function announceSafely(c: Context<AppEnv>, principal: Principal, user: Us
  * Whether `provisionOnFirstSight` would do nothing for this principal right now (an API key, or a person this
  * isolate provisioned recently). Side-effect free: for the isolate hot path.
  */
-export function provisionedRecently(principal: Principal): boolean {
-	return principal.kind !== "user" || recentlySeen.get(principal.id) !== undefined;
+export function provisionedRecently(principal: Principal, now = Date.now()): boolean {
+	return principal.kind !== "user" || recentlySeen.get(principal.id, now) !== undefined;
 }
 
 /** Provisions the caller now and returns their record (for /v1/me, which must answer with it). */

@@ -122,11 +122,12 @@ export function serveHotRead(
 	if (looksLikeApiKey(bearer)) return undefined;
 	let principal: Principal;
 	let key: string | undefined;
+	const now = Date.now();
 	try {
-		const verified = cachedVerification(bearer, env);
-		if (!verified || !knownNotRevoked(verified.payload)) return undefined;
+		const verified = cachedVerification(bearer, env, now);
+		if (!verified || !knownNotRevoked(verified.payload, now)) return undefined;
 		principal = principalFor(verified);
-		if (!principal.hasPermission(read.permission) || !provisionedRecently(principal)) return undefined;
+		if (!principal.hasPermission(read.permission) || !provisionedRecently(principal, now)) return undefined;
 		const rawQuery = queryStart < 0 ? "" : url.slice(queryStart + 1);
 		const query = plainQuery(rawQuery);
 		if (!query) return undefined;
@@ -136,7 +137,7 @@ export function serveHotRead(
 		return undefined;
 	}
 	if (key === undefined) return undefined;
-	const hit = isolateHit(env, key);
+	const hit = isolateHit(env, key, now);
 	if (!hit) return undefined;
 
 	// The one side effect, last.

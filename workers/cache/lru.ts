@@ -20,6 +20,8 @@ export class BoundedLru<V> {
 	// A Map iterates in insertion order: re-inserting on access keeps the least recently used first.
 	readonly #slots = new Map<string, Slot<V>>();
 	#bytes = 0;
+	/** The slot last stored or used: the last in the map's order. */
+	#newest: Slot<V> | undefined;
 
 	constructor(bounds: LruBounds) {
 		if (!(bounds.maxEntries >= 1 && bounds.maxBytes >= 1)) {
@@ -40,8 +42,11 @@ export class BoundedLru<V> {
 	get(key: string): V | undefined {
 		const slot = this.#slots.get(key);
 		if (!slot) return undefined;
-		this.#slots.delete(key);
-		this.#slots.set(key, slot);
+		if (slot !== this.#newest) {
+			this.#slots.delete(key);
+			this.#slots.set(key, slot);
+			this.#newest = slot;
+		}
 		return slot.value;
 	}
 
@@ -49,7 +54,9 @@ export class BoundedLru<V> {
 	set(key: string, value: V, bytes: number): boolean {
 		this.delete(key);
 		if (bytes > this.maxBytes) return false;
-		this.#slots.set(key, { value, bytes });
+		const slot = { value, bytes };
+		this.#slots.set(key, slot);
+		this.#newest = slot;
 		this.#bytes += bytes;
 		while (this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes) {
 			const oldest = this.#slots.keys().next();
@@ -64,11 +71,13 @@ export class BoundedLru<V> {
 		if (!slot) return false;
 		this.#slots.delete(key);
 		this.#bytes -= slot.bytes;
+		if (slot === this.#newest) this.#newest = undefined;
 		return true;
 	}
 
 	clear(): void {
 		this.#slots.clear();
 		this.#bytes = 0;
+		this.#newest = undefined;
 	}
 }

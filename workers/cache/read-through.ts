@@ -134,10 +134,9 @@ function isolateFresh(slot: IsolateSlot, now: number, config: CacheConfig): bool
  * The HIT `readThrough` would answer from this isolate's LRU for a plain read of `key` (no minimum version,
  * cacheable), or undefined when it would look further (KV, Postgres). Synchronous: for the isolate hot path.
  */
-export function isolateHit(env: CacheEnv, key: string): CacheRead | undefined {
+export function isolateHit(env: CacheEnv, key: string, now = Date.now()): CacheRead | undefined {
 	const slot = isolateEntries.get(key);
 	if (!slot) return undefined;
-	const now = Date.now();
 	return isolateFresh(slot, now, cacheConfig(env)) ? served("HIT", slot.entry, now) : undefined;
 }
 
