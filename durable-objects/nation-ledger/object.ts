@@ -46,6 +46,12 @@ export interface WriteOptions {
 	 * the same key with another request is refused. Kept at least 24 hours.
 	 */
 	idempotencyKey?: string;
+	/**
+	 * Whose key it is: keys are kept per caller, so two callers that happen to choose the same key never see each
+	 * other's responses or refusals. The HTTP API passes the principal; callers inside the system (sagas,
+	 * schedules) pass nothing and share the system's namespace, with keys derived from what they record.
+	 */
+	caller?: string;
 }
 
 /** The outcome of a write: the response to give (first or replayed), or why the ledger refused it. */
@@ -424,7 +430,7 @@ export class NationLedger extends DurableObject<Env> {
 				};
 			}
 			fingerprint = sha256Hex(`POST /v1/nations/${nation.iso2}/ledger/${operation}\n${canonicalJson(body)}`);
-			const stored = this.keys.lookup(key);
+			const stored = this.keys.lookup(namespacedKey(key, options.caller));
 			if (stored) {
 				if (stored.fingerprint !== fingerprint) {
 					return {
@@ -445,7 +451,11 @@ export class NationLedger extends DurableObject<Env> {
 			this.store.insertEntries(planned.entries);
 			this.store.saveBalances(planned.sheet, planned.touched);
 			if (key !== undefined && fingerprint !== undefined) {
-				this.keys.save(key, { fingerprint, status: planned.status, body: JSON.stringify(planned.body) }, now);
+				this.keys.save(
+					namespacedKey(key, options.caller),
+					{ fingerprint, status: planned.status, body: JSON.stringify(planned.body) },
+					now,
+				);
 			}
 		});
 		this.commit(planned);
@@ -838,6 +848,14 @@ export class NationLedger extends DurableObject<Env> {
 		this.alarmAt = due;
 		await this.ctx.storage.setAlarm(due);
 	}
+}
+
+/**
+ * The stored form of a caller's key: `<caller> <key>`. A key is visible ASCII without spaces, so the last space
+ * separates the two whatever the caller's id holds. The system's keys are stored as given.
+ */
+function namespacedKey(key: string, caller: string | undefined): string {
+	return caller === undefined ? key : `${caller} ${key}`;
 }
 
 function invalid(error: z.ZodError): { ok: false; refusal: LedgerRefusal } {

@@ -132,6 +132,27 @@ describe("ledger over HTTP", () => {
 		const elsewhere = await c.post("/transfers/anything/void", {}, k);
 		expect(elsewhere.status).toBe(422);
 	});
+
+	it("keeps each caller's keys apart: another principal's same key is a new request", async () => {
+		const alice = await client("ER");
+		const bob = await client("ER");
+		const k = key();
+		const first = await json<TransferResponse>(await alice.post("/transfers", fund(700), k));
+		// Bob happens to choose the same key: his transfer is recorded, not Alice's replayed to him.
+		const other = await bob.post("/transfers", fund(700), k);
+		expect(other.status).toBe(201);
+		expect(other.headers.get("idempotent-replayed")).toBeNull();
+		expect((await json<TransferResponse>(other)).id).not.toBe(first.id);
+		// Nor is his different body refused because of her key.
+		expect((await bob.post("/transfers", fund(5), key())).status).toBe(201);
+		expect((await bob.post("/transfers", fund(701), k)).status).toBe(422);
+		// Alice's retry still gets her first response.
+		const retry = await alice.post("/transfers", fund(700), k);
+		expect(retry.headers.get("idempotent-replayed")).toBe("true");
+		expect((await json<TransferResponse>(retry)).id).toBe(first.id);
+		const ledger = await json<GetLedgerResponse>(await alice.get());
+		expect(ledger.head.sequence).toBe(3);
+	});
 });
 
 describe("bad input: a specific problem each, nothing applied", () => {

@@ -6,12 +6,12 @@ import { ApiError, type ProblemIssue, problemResponses, zodIssues } from "../../
 import { defineRoute } from "../../lib/route.ts";
 import {
 	BatchSchema,
-	idempotencyKeyOf,
 	idempotencyParameters,
 	ledgerNation,
 	NationCodeParam,
 	TransferSchema,
 	writeResponse,
+	writeOptionsOf,
 	writeResponseHeaders,
 } from "./schema.ts";
 
@@ -75,13 +75,13 @@ export const register = (app: App) =>
 		route,
 		async (c) => {
 			const nation = ledgerNation(c, c.req.valid("param").code, "ledger:write");
-			const idempotencyKey = idempotencyKeyOf(c);
+			const options = writeOptionsOf(c);
 			const body = c.req.valid("json");
 			const ledger = ledgerOf(c.env, nation);
 			const result =
 				"transfers" in body
-					? await ledger.batch(body.transfers, { idempotencyKey })
-					: await ledger.transfer(body, { idempotencyKey });
+					? await ledger.batch(body.transfers, options)
+					: await ledger.transfer(body, options);
 			return writeResponse<CreateTransfersResponse, 200 | 201>(c, result);
 		},
 		(result) => {

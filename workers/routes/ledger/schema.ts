@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { LedgerWriteResult } from "../../../durable-objects/nation-ledger/client.ts";
+import type { LedgerWriteResult, WriteOptions } from "../../../durable-objects/nation-ledger/client.ts";
 import { ACCOUNT_CODES, TRANSFER_KINDS } from "../../domain/ledger/accounts.ts";
 import { ENTRY_PHASES, type LedgerEntry } from "../../domain/ledger/entry.ts";
 import { type LedgerNation, nationByCode } from "../../domain/ledger/nations.ts";
@@ -56,7 +56,7 @@ export const idempotencyParameters = [
 		in: "header" as const,
 		required: true,
 		description:
-			"1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours.",
+			"1-255 visible ASCII characters, unique per intended write (a UUID is a good choice). A retry with the same key and body gets the first response again; the same key with another body is refused with 422. Keys are kept at least 24 hours, per caller: another principal's keys never match yours.",
 		schema: {
 			type: "string" as const,
 			minLength: 1,
@@ -66,8 +66,16 @@ export const idempotencyParameters = [
 	},
 ];
 
+/**
+ * A ledger write's options: the request's Idempotency-Key, kept in the namespace of the principal that sent it
+ * (two partners choosing the same key never meet).
+ */
+export function writeOptionsOf(c: Context<AppEnv>): WriteOptions {
+	return { idempotencyKey: idempotencyKeyOf(c), caller: `${c.var.principal.kind}:${c.var.principal.id}` };
+}
+
 /** The request's Idempotency-Key: required on every ledger write (400 when missing or malformed). */
-export function idempotencyKeyOf(c: Context<AppEnv>): string {
+function idempotencyKeyOf(c: Context<AppEnv>): string {
 	const key = c.req.header("idempotency-key");
 	if (key === undefined || key === "") {
 		throw new ApiError("invalid_request", "Ledger writes need an Idempotency-Key header (e.g. a UUID)", {

@@ -4,13 +4,13 @@ import { VoidInput } from "../../domain/ledger/transfer-input.ts";
 import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
-	idempotencyKeyOf,
 	idempotencyParameters,
 	ledgerNation,
 	TransferIdParam,
 	type TransferResponse,
 	TransferSchema,
 	writeResponse,
+	writeOptionsOf,
 	writeResponseHeaders,
 } from "./schema.ts";
 
@@ -46,8 +46,8 @@ export const register = (app: App) =>
 	app.openapi(route, async (c) => {
 		const { code, id } = c.req.valid("param");
 		const nation = ledgerNation(c, code, "ledger:write");
-		const idempotencyKey = idempotencyKeyOf(c);
+		const options = writeOptionsOf(c);
 		const body = c.req.valid("json") ?? {};
-		const result = await ledgerOf(c.env, nation).void(id, body, { idempotencyKey });
+		const result = await ledgerOf(c.env, nation).void(id, body, options);
 		return writeResponse<VoidTransferResponse, 201>(c, result);
 	});
