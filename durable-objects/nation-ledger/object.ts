@@ -73,12 +73,13 @@ const DRAIN_BATCH = 500;
 const DRAIN_ROUNDS_PER_ALARM = 8;
 const EXPIRE_BATCH = 500;
 /**
- * The projection's Postgres connection stays open between drains and closes after this long without one. Under
- * load the alarm drains every few milliseconds; connecting each time cost 4-5 round trips (and, against a
- * SCRAM-authenticated server, ~16 ms of CPU) per drain, and under overload each round trip waited behind the
- * object's queued requests.
+ * The projection's Postgres connection stays open between drains and closes after this long without one. A busy
+ * ledger drains every few milliseconds: connecting each time cost 4-5 round trips (and, against a
+ * SCRAM-authenticated server, ~16 ms of CPU) per drain, and while the object was overloaded each round trip waited
+ * behind its queued requests. A quiet ledger closes it soon, so 195 ledgers with a transfer now and then do not
+ * hold 195 connections.
  */
-const PROJECTION_IDLE_CLOSE_MS = 10_000;
+const PROJECTION_IDLE_CLOSE_MS = 1_000;
 /** A drain that has not finished by then counts as failed (a hung connection must not stop the projection). */
 const DRAIN_TIMEOUT_MS = 20_000;
 const BACKOFF_BASE_MS = 500;
@@ -371,9 +372,18 @@ export class NationLedger extends DurableObject<Env> {
 			};
 			this.projectionConnection = connection;
 		}
-		if (connection.idleTimer !== undefined) clearTimeout(connection.idleTimer);
-		connection.idleTimer = setTimeout(() => void this.closeProjectionConnection(), PROJECTION_IDLE_CLOSE_MS);
+		this.armIdleClose(connection);
 		return connection.handle.db;
+	}
+
+	/** Closes the connection once no drain has used it for a while; never under a drain that is still running. */
+	private armIdleClose(connection: NonNullable<typeof this.projectionConnection>): void {
+		if (connection.idleTimer !== undefined) clearTimeout(connection.idleTimer);
+		connection.idleTimer = setTimeout(() => {
+			if (this.projectionConnection !== connection) return;
+			if (this.draining) this.armIdleClose(connection);
+			else void this.closeProjectionConnection();
+		}, PROJECTION_IDLE_CLOSE_MS);
 	}
 
 	private async closeProjectionConnection(): Promise<void> {
