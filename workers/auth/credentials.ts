@@ -117,35 +117,9 @@ interface RevocationSnapshot {
 let snapshot: RevocationSnapshot | undefined;
 const PRUNE_EVERY_MS = 60_000;
 
-/**
- * Refreshes in progress, per authority binding: requests that find the copy stale at the same moment share
- * one round trip to the authority instead of making one each. Replaced (not joined) after this isolate
- * revoked something, so a refresh that started before the revocation is not reused.
- */
-let refreshes = new WeakMap<object, Promise<RevocationSnapshot>>();
-
 async function currentRevocations(env: Pick<Env, "AUTH_AUTHORITY">): Promise<RevocationSnapshot> {
 	const now = Date.now();
 	if (snapshot && now - snapshot.fetchedAt < AUTHORITY_FRESH_MS) return snapshot;
-	const binding = env.AUTH_AUTHORITY as object;
-	let refresh = refreshes.get(binding);
-	if (!refresh) {
-		const started = refreshRevocations(env, now);
-		const owner = refreshes;
-		owner.set(binding, started);
-		const forget = () => {
-			if (owner.get(binding) === started) owner.delete(binding);
-		};
-		started.then(forget, forget);
-		refresh = started;
-	}
-	return refresh;
-}
-
-async function refreshRevocations(
-	env: Pick<Env, "AUTH_AUTHORITY">,
-	now: number,
-): Promise<RevocationSnapshot> {
 	const stub = authAuthorityClient(env);
 	let working = snapshot;
 	try {
@@ -231,5 +205,4 @@ function revocationOf(
 /** After this isolate revoked something, its next check asks the authority (effective here at once). */
 export function markRevocationsStale(): void {
 	if (snapshot) snapshot.fetchedAt = 0;
-	refreshes = new WeakMap();
 }
