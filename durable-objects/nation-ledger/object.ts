@@ -75,6 +75,8 @@ const DRAIN_BATCH = 500;
  * between drains here), which was most of the projection's lag.
  */
 const DRAIN_BUDGET_MS = 5_000;
+/** After a short batch the drain waits this long for more, so a busy ledger projects in batches, not one by one. */
+const DRAIN_COALESCE_MS = 100;
 const EXPIRE_BATCH = 500;
 /**
  * The projection's Postgres connection stays open between drains and closes after this long without one. A busy
@@ -358,6 +360,7 @@ export class NationLedger extends DurableObject<Env> {
 				);
 				return;
 			}
+			if (batch.length < DRAIN_BATCH) await new Promise((resolve) => setTimeout(resolve, DRAIN_COALESCE_MS));
 		}
 	}
 
