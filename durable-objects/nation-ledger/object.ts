@@ -33,7 +33,7 @@ import type {
 	ProjectionStatus,
 	TransferView,
 } from "../../workers/domain/ledger/views.ts";
-import { type DbHandle, openDb } from "../../workers/db/client.ts";
+import { type Database, type DbHandle, openDb } from "../../workers/db/client.ts";
 import { IdempotencyStore } from "./idempotency.ts";
 import { type ProjectionDatabase, publishLedgerEvents, writeProjection } from "./projection.ts";
 import { migrateLedgerSchema } from "./schema.ts";
@@ -78,14 +78,6 @@ const DRAIN_BUDGET_MS = 5_000;
 /** After a short batch the drain waits this long for more, so a busy ledger projects in batches, not one by one. */
 const DRAIN_COALESCE_MS = 100;
 const EXPIRE_BATCH = 500;
-/**
- * The projection's Postgres connection stays open between drains and closes after this long without one. A busy
- * ledger drains every few milliseconds: connecting each time cost 4-5 round trips (and, against a
- * SCRAM-authenticated server, ~16 ms of CPU) per drain, and while the object was overloaded each round trip waited
- * behind its queued requests. A quiet ledger closes it soon, so 195 ledgers with a transfer now and then do not
- * hold 195 connections.
- */
-const PROJECTION_IDLE_CLOSE_MS = 1_000;
 /** A drain that has not finished by then counts as failed (a hung connection must not stop the projection). */
 const DRAIN_TIMEOUT_MS = 20_000;
 const BACKOFF_BASE_MS = 500;
@@ -126,10 +118,6 @@ export class NationLedger extends DurableObject<Env> {
 	};
 	/** Where the outbox drains to: the worker's database. Tests point it at a stopped one to simulate an outage. */
 	projectionDatabase: ProjectionDatabase;
-	/** The open projection connection, for the database it was opened to, and its idle timer. */
-	private projectionConnection:
-		| { handle: DbHandle; database: ProjectionDatabase; idleTimer: ReturnType<typeof setTimeout> | undefined }
-		| undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -314,6 +302,21 @@ export class NationLedger extends DurableObject<Env> {
 	 * accepting writes, and the next attempt waits with exponential backoff (with jitter) up to a minute.
 	 */
 	private async drain(nation: LedgerNation): Promise<void> {
+		// One connection for the whole alarm, opened when there is something to project: a busy ledger drains round
+		// after round over it (connecting for each round cost 4-5 round trips, and against a SCRAM-authenticated
+		// server ~16 ms of CPU), and it closes when the alarm ends, so no connection outlives the drain.
+		let connection: DbHandle | undefined;
+		try {
+			await this.drainRounds(nation, () => {
+				connection ??= openDb(this.projectionDatabase);
+				return connection.db;
+			});
+		} finally {
+			await connection?.close();
+		}
+	}
+
+	private async drainRounds(nation: LedgerNation, db: () => Database): Promise<void> {
 		const until = Date.now() + DRAIN_BUDGET_MS;
 		while (Date.now() < until) {
 			const batch = this.store.unprojected(nation.iso2, DRAIN_BATCH);
@@ -324,7 +327,7 @@ export class NationLedger extends DurableObject<Env> {
 				await withTimeout(DRAIN_TIMEOUT_MS, async () => {
 					// Side by side: both are idempotent, and the watermark moves only once both succeeded.
 					await Promise.all([
-						writeProjection(this.projectionDb(), nation.iso2, batch, backlog),
+						writeProjection(db(), nation.iso2, batch, backlog),
 						publishLedgerEvents(this.env, nation.iso2, nation.serving_region, batch),
 					]);
 				});
@@ -337,8 +340,6 @@ export class NationLedger extends DurableObject<Env> {
 					nextAttemptAtMs: null,
 				};
 			} catch (error) {
-				// The connection may be what failed (or hung): the next attempt opens a fresh one.
-				await this.closeProjectionConnection();
 				const failures = this.projection.consecutiveFailures + 1;
 				const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
 				const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
@@ -362,43 +363,6 @@ export class NationLedger extends DurableObject<Env> {
 			}
 			if (batch.length < DRAIN_BATCH) await new Promise((resolve) => setTimeout(resolve, DRAIN_COALESCE_MS));
 		}
-	}
-
-	/** The projection connection, opened on first use and kept until idle (or a failure, or a new database). */
-	private projectionDb() {
-		let connection = this.projectionConnection;
-		if (connection && connection.database !== this.projectionDatabase) {
-			void connection.handle.close();
-			connection = undefined;
-		}
-		if (!connection) {
-			connection = {
-				handle: openDb(this.projectionDatabase),
-				database: this.projectionDatabase,
-				idleTimer: undefined,
-			};
-			this.projectionConnection = connection;
-		}
-		this.armIdleClose(connection);
-		return connection.handle.db;
-	}
-
-	/** Closes the connection once no drain has used it for a while; never under a drain that is still running. */
-	private armIdleClose(connection: NonNullable<typeof this.projectionConnection>): void {
-		if (connection.idleTimer !== undefined) clearTimeout(connection.idleTimer);
-		connection.idleTimer = setTimeout(() => {
-			if (this.projectionConnection !== connection) return;
-			if (this.draining) this.armIdleClose(connection);
-			else void this.closeProjectionConnection();
-		}, PROJECTION_IDLE_CLOSE_MS);
-	}
-
-	private async closeProjectionConnection(): Promise<void> {
-		const connection = this.projectionConnection;
-		if (!connection) return;
-		this.projectionConnection = undefined;
-		if (connection.idleTimer !== undefined) clearTimeout(connection.idleTimer);
-		await connection.handle.close();
 	}
 
 	// ---- internals -------------------------------------------------------------------------------------
