@@ -73,3 +73,15 @@ export async function prepareDatabase(options: {
 	}
 	return { url, kind, dispose };
 }
+
+/** A connected client for the DATABASE_URL of the environment; exits with a usage error when it is unset. */
+export async function connectToDatabaseUrl(): Promise<pg.Client> {
+	const url = process.env.DATABASE_URL;
+	if (!url) {
+		console.error("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/covenant)");
+		process.exit(64);
+	}
+	const client = new pg.Client(url);
+	await client.connect();
+	return client;
+}
