@@ -294,4 +294,43 @@ describe("stampede protection", () => {
 		expect(own?.status).toBe("MISS");
 		expect(calls.count).toBe(2);
 	});
+
+	it("answers waiting reads as the shared read found Postgres: down means 503 for all, one attempt", async () => {
+		const downEnv: CacheEnv = { ...env, DATABASE_URL: `postgres://down/${crypto.randomUUID()}` };
+		const key = uniqueKey();
+		const calls = { count: 0 };
+		const load = async (): Promise<CacheEntry | null> => {
+			calls.count++;
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			throw connectionRefused();
+		};
+		const reads = Array.from({ length: 4 }, () =>
+			readThrough(downEnv, { key, load, waitUntil }).then(
+				() => "answered",
+				(error: unknown) => (error instanceof ApiError ? error.status : "other error"),
+			),
+		);
+		expect(await Promise.all(reads)).toEqual([503, 503, 503, 503]);
+		expect(calls.count).toBe(1);
+	});
+
+	it("does not wait on a read that outlasts the join window (a slow or cancelled request's)", async () => {
+		const key = uniqueKey();
+		let calls = 0;
+		const load = async (): Promise<CacheEntry | null> => {
+			calls++;
+			// The first read never answers, as when its request was cancelled mid-read.
+			if (calls === 1) await new Promise(() => {});
+			return createEntry({ n: calls }, { version: calls });
+		};
+		void readThrough(env, { key, load, waitUntil });
+		const startedAt = Date.now();
+		const second = await readThrough(env, { key, load, waitUntil });
+		expect(second?.status).toBe("MISS");
+		expect(JSON.parse(second?.entry.body ?? "null")).toEqual({ n: 2 });
+		expect(Date.now() - startedAt).toBeGreaterThanOrEqual(2_000);
+		expect(calls).toBe(2);
+		// The late read's replacement is the one later readers join or find cached.
+		expect((await readThrough(env, { key, load, waitUntil }))?.status).toBe("HIT");
+	});
 });

@@ -26,8 +26,19 @@ export type CacheEnv = Pick<Env, "CACHE" | "CACHE_FRESH_SECONDS" | "CACHE_STALE_
  */
 const ORIGIN_RETRY_MS = 5_000;
 const originDownUntil = new Map<string, number>();
-/** Postgres reads in progress in this isolate, by cache key (bounded by the requests in flight). */
-const loadsInFlight = new Map<string, Promise<CacheEntry | null>>();
+/**
+ * Postgres reads in progress in this isolate: cache key -> when the read started (bounded by the requests in
+ * flight). A marker, never the read's promise: in Workers an I/O promise belongs to the request that made it,
+ * and a request awaiting another request's promise resumes in that request's context (its response then fails
+ * with "Cannot perform I/O on behalf of a different request") or, having no I/O of its own pending, is
+ * cancelled as hung. So a request that finds a read in flight waits on its own timer and then takes the result
+ * from the isolate LRU, where the reading request put it.
+ */
+const loadsInFlight = new Map<string, number>();
+/** How often a waiting request looks for the result of another request's read. */
+const JOIN_POLL_MS = 5;
+/** A read in flight longer than this is not waited for (it is slow, or its request was cancelled). */
+const JOIN_WAIT_MS = 2_000;
 
 export interface ReadThroughOptions {
 	/** From `itemKey` or `dependentKey`. */
@@ -86,30 +97,31 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 	// or an edge starts cold). Only plain reads join: one that needs a minimum version, or must not be cached,
 	// reads for itself. The first reader fills the caches for all of them.
 	const shared = store && minVersion === 0;
-	let pending = shared ? loadsInFlight.get(key) : undefined;
-	const leader = pending === undefined;
-	if (!pending) {
-		pending = options.load();
-		if (shared) {
-			loadsInFlight.set(key, pending);
-			const forget = () => loadsInFlight.delete(key);
-			pending.then(forget, forget);
+	if (shared && (await awaitOtherRead(key))) {
+		const joined = isolateEntries.get(key);
+		if (joined && joined.checkedAt >= now && acceptable(joined.entry)) return served("MISS", joined.entry, now);
+		// The other read found Postgres down: answer as it did, without another failed connection attempt.
+		if ((originDownUntil.get(env.DATABASE_URL) ?? 0) > Date.now()) {
+			if (servableStale) return served("STALE", candidate, now);
+			throw databaseUnavailable();
 		}
+		// It found nothing, failed otherwise, or its entry was evicted already: read for ourselves.
 	}
+	const readStartedAt = Date.now();
+	if (shared) loadsInFlight.set(key, readStartedAt);
 	let loaded: CacheEntry | null;
 	try {
-		loaded = await pending;
+		loaded = await options.load();
 		originDownUntil.delete(env.DATABASE_URL);
 	} catch (error) {
 		if (!isDatabaseUnavailable(error)) throw error;
 		console.warn(JSON.stringify({ msg: "cache: Postgres unreachable", key, error: rootCause(error) }));
 		originDownUntil.set(env.DATABASE_URL, Date.now() + ORIGIN_RETRY_MS);
 		if (servableStale) return served("STALE", candidate, now);
-		throw new ApiError(
-			"unavailable",
-			"The database cannot be reached and this representation is not cached at this location; retry shortly",
-			{ headers: { "retry-after": "5" } },
-		);
+		throw databaseUnavailable();
+	} finally {
+		// Only our own marker: one that outlasted JOIN_WAIT_MS may have been replaced by a newer read's.
+		if (shared && loadsInFlight.get(key) === readStartedAt) loadsInFlight.delete(key);
 	}
 	if (loaded === null) {
 		// Gone from Postgres (e.g. soft-deleted out of band): make sure no tier keeps serving it.
@@ -117,12 +129,36 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 		if (fromKvEntry) options.waitUntil(env.CACHE.delete(key).catch(() => {}));
 		return null;
 	}
-	if (store && leader) {
-		isolateEntries.set(key, { entry: loaded, checkedAt: now }, entryBytes(key, loaded));
+	if (store) {
+		// Confirmed now, after the read: a request that waited for this read looks for an entry checked since it began.
+		isolateEntries.set(key, { entry: loaded, checkedAt: Date.now() }, entryBytes(key, loaded));
 		// putIfNewer logs its own failures; a failed fill only costs a later miss.
 		options.waitUntil(putIfNewer(env, key, loaded).catch(() => {}));
 	}
 	return served("MISS", loaded, now);
+}
+
+function databaseUnavailable(): ApiError {
+	return new ApiError(
+		"unavailable",
+		"The database cannot be reached and this representation is not cached at this location; retry shortly",
+		{ headers: { "retry-after": "5" } },
+	);
+}
+
+/**
+ * Waits, on this request's own timer, while another request of this isolate reads `key` from Postgres.
+ * True when there was such a read and it ended (its result, if any, is in the isolate LRU); false when there
+ * was none or it outlasted JOIN_WAIT_MS.
+ */
+async function awaitOtherRead(key: string): Promise<boolean> {
+	const startedAt = loadsInFlight.get(key);
+	if (startedAt === undefined) return false;
+	while (loadsInFlight.get(key) === startedAt) {
+		if (Date.now() - startedAt >= JOIN_WAIT_MS) return false;
+		await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS));
+	}
+	return true;
 }
 
 /** Whether an isolate slot may be served without looking further: confirmed recently, and fresh. */
