@@ -99,7 +99,8 @@ export async function readThrough(env: CacheEnv, options: ReadThroughOptions): P
 	const shared = store && minVersion === 0;
 	if (shared && (await awaitOtherRead(key))) {
 		const joined = isolateEntries.get(key);
-		if (joined && joined.checkedAt >= now && acceptable(joined.entry)) return served("MISS", joined.entry, now);
+		if (joined && joined.checkedAt >= now && acceptable(joined.entry))
+			return served("MISS", joined.entry, now);
 		// The other read found Postgres down: answer as it did, without another failed connection attempt.
 		if ((originDownUntil.get(env.DATABASE_URL) ?? 0) > Date.now()) {
 			if (servableStale) return served("STALE", candidate, now);
