@@ -219,8 +219,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 					{
 						name: "baseline",
 						modules: true,
-						script:
-							'export default { fetch() { return new Response(\'{"ok":true}\', { headers: { "content-type": "application/json" } }); } };',
+						script: BASELINE_SCRIPT,
 						compatibilityDate: fromToml.compatibilityDate,
 						compatibilityFlags: fromToml.compatibilityFlags,
 						...sockets,
@@ -261,6 +260,48 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 		await close();
 		throw error;
 	}
+}
+
+/**
+ * The bare worker: answers a constant. It can also replay a response the API gave (`PUT /replay/<name>` with
+ * `{ headers, body }`, then `GET /replay/<name>`), so a benchmark can measure what the runtime costs to send that
+ * exact response (its headers and body) with none of the API's work: the floor of a scenario, beside its ratio to
+ * the constant. Until a replay is set, the constant is answered after one check of the method.
+ */
+const BASELINE_SCRIPT = `
+const replays = new Map();
+export default {
+	async fetch(request) {
+		if (replays.size === 0 && request.method === "GET") return new Response('{"ok":true}', { headers: { "content-type": "application/json" } });
+		const path = new URL(request.url).pathname;
+		if (request.method === "PUT") {
+			const { headers, body } = await request.json();
+			replays.set(path, { headers, body: new TextEncoder().encode(body) });
+			return new Response(null, { status: 204 });
+		}
+		const replay = replays.get(path);
+		if (replay) return new Response(replay.body, { headers: { ...replay.headers } });
+		return new Response('{"ok":true}', { headers: { "content-type": "application/json" } });
+	},
+};`;
+
+/**
+ * Makes the bare worker replay `response` (status 200, its headers and body) at `<baselineUrl>/replay/<name>`;
+ * returns that URL. Headers of the transport (length, date) are left to the runtime, as for the API.
+ */
+export async function replayOnBaseline(stack: BenchStack, name: string, response: Response): Promise<string> {
+	const headers: Record<string, string> = {};
+	response.headers.forEach((value, key) => {
+		if (!["content-length", "date", "connection", "keep-alive", "transfer-encoding"].includes(key))
+			headers[key] = value;
+	});
+	const url = `${stack.baselineUrl}/replay/${name}`;
+	const put = await fetch(url, {
+		method: "PUT",
+		body: JSON.stringify({ headers, body: await response.text() }),
+	});
+	if (put.status !== 204) throw new Error(`replay ${name}: ${put.status}`);
+	return url;
 }
 
 /** The part of autocannon's request options the harness passes through. */

@@ -77,7 +77,27 @@ function summarise(profile: Profile, top: number) {
 		self.set(key, (self.get(key) ?? 0) + 1);
 	}
 	const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+	console.log("self time:");
 	for (const [key, count] of rows) console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${key}`);
+
+	// Inclusive time: each sample counts once for every distinct function on its stack (where a path's time goes).
+	const parent = new Map<number, number>();
+	for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+	const inclusive = new Map<string, number>();
+	for (const id of profile.samples ?? []) {
+		const seen = new Set<string>();
+		for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+			const frame = byId.get(at)?.callFrame;
+			if (!frame?.url) continue;
+			seen.add(
+				`${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`,
+			);
+		}
+		for (const key of seen) inclusive.set(key, (inclusive.get(key) ?? 0) + 1);
+	}
+	console.log("\ninclusive time (functions with a source location):");
+	for (const [key, count] of [...inclusive.entries()].sort((a, b) => b[1] - a[1]).slice(0, top))
+		console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${key}`);
 }
 
 async function main() {

@@ -6,6 +6,8 @@
  * (a) a bare worker answering a constant: the ceiling of this machine and load generator;
  * (b) cached `GET /v1/nations/KE`;
  * (c) cached `GET /v1/projects?sector=energy&limit=50` (a 50-project page, ~30 KB);
+ * (a') the bare worker replaying (b)'s and (c)'s exact responses (headers and body): what the runtime costs to
+ *     send each response with none of the API's work, so the API's own overhead is the gap to its replay;
  * and, to show what authentication costs per request: a 401 without a token (no signature check) and a 401
  * with a bad signature (the full ES256 verification, then the refusal);
  * (z) the cache hit ratio under a Zipf(1.1) mix over every nation and every project: first from cold item
@@ -22,6 +24,7 @@ import {
 	type LoadResult,
 	machine,
 	printTable,
+	replayOnBaseline,
 	runLoad,
 	startBenchStack,
 	writeResults,
@@ -159,6 +162,21 @@ async function main() {
 		const load = { connections: CONNECTIONS, durationSeconds: DURATION };
 		log(`(a) bare worker, ${CONNECTIONS} connections, ${DURATION} s`);
 		const baseline = await runLoad({ url: stack.baselineUrl, ...load });
+		// The runtime's cost of sending (b)'s and (c)'s exact responses, with none of the API's work: the bare worker
+		// replays them (same headers and body). The API's own overhead is the gap between each and its replay.
+		const nationReplay = await replayOnBaseline(
+			stack,
+			"nation",
+			await fetch(`${stack.url}${nationPath}`, { headers: auth }),
+		);
+		const pageReplay = await replayOnBaseline(
+			stack,
+			"page",
+			await fetch(`${stack.url}${projectsPath}`, { headers: auth }),
+		);
+		log("(a') bare worker replaying the responses of (b) and (c)");
+		const nationFloor = await runLoad({ url: nationReplay, ...load });
+		const pageFloor = await runLoad({ url: pageReplay, ...load });
 		log(`(b) cached GET ${nationPath}`);
 		const nation = await runLoad({ url: `${stack.url}${nationPath}`, headers: auth, ...load });
 		log(`(c) cached GET ${projectsPath}`);
@@ -217,7 +235,9 @@ async function main() {
 
 		const rows = [
 			row("(a) bare worker, constant", baseline, undefined),
+			row("(a') bare worker replaying (b)'s response", nationFloor, baseline),
 			row(`(b) cached GET ${nationPath}`, nation, baseline),
+			row("(a') bare worker replaying (c)'s response", pageFloor, baseline),
 			row(`(c) cached GET ${projectsPath}`, page, baseline),
 			row("401, no token (no signature check)", anonymous, baseline),
 			row("401, bad signature (ES256 verify)", badSignature, baseline),
@@ -273,6 +293,8 @@ async function main() {
 			meta,
 			scenarios: {
 				baseline,
+				nation_replay: nationFloor,
+				projects_page_replay: pageFloor,
 				nation,
 				projects_page: page,
 				unauthenticated: anonymous,
