@@ -13,7 +13,7 @@ export default {
 	fetch(request, env, ctx) {
 		assertEnv(env);
 		// A cached read this isolate can answer from memory skips the pipeline (same answer; cache/hot-path.ts).
-		return serveHotRead(HOT_READS, request, env) ?? app.fetch(request, env, ctx);
+		return serveHotRead(HOT_READS, request, env, ctx) ?? app.fetch(request, env, ctx);
 	},
 	/** Every consumer queue and dead-letter queue, dispatched by queue name (queues/dispatch.ts). */
 	async queue(batch, env, ctx) {

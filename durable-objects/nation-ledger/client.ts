@@ -1,4 +1,4 @@
-import { LOCATION_HINTS, type LedgerNation } from "../../workers/domain/ledger/nations.ts";
+import { type LedgerNation, LOCATION_HINTS } from "../../workers/domain/ledger/nations.ts";
 import type { NationLedger } from "./object.ts";
 
 export type { LedgerWriteResult, WriteOptions } from "./object.ts";

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
+import { type Database, type DbHandle, openDb } from "../../workers/db/client.ts";
 import { ACCOUNTS, type AccountCode, CHART_OF_ACCOUNTS } from "../../workers/domain/ledger/accounts.ts";
 import {
 	applyMovement,
@@ -33,7 +34,6 @@ import type {
 	ProjectionStatus,
 	TransferView,
 } from "../../workers/domain/ledger/views.ts";
-import { type Database, type DbHandle, openDb } from "../../workers/db/client.ts";
 import { IdempotencyStore } from "./idempotency.ts";
 import { type ProjectionDatabase, publishLedgerEvents, writeProjection } from "./projection.ts";
 import { migrateLedgerSchema } from "./schema.ts";

@@ -1,4 +1,5 @@
 import { BoundedCache } from "../../workers/auth/bounded-cache.ts";
+import type { Background } from "../../workers/lib/context.ts";
 import { type BucketPolicy, type BucketState, newBucket, takeFromBucket } from "./bucket.ts";
 import { rateLimitClock } from "./clock.ts";
 import type { RateLimiter } from "./object.ts";
@@ -43,6 +44,8 @@ interface LocalBucket {
 	refusedCost: number;
 	/** Used only while the limiter object cannot be reached. */
 	fallback?: BucketState;
+	/** When this isolate's background lease renewal started (undefined: none running). */
+	renewingSince?: number;
 }
 
 /** At most this many leases are tracked per bucket; dropping one only ever admits less. */
@@ -120,6 +123,73 @@ export function takeFromLease(
 	if (leased < cost) return undefined;
 	spendLeases(local, cost);
 	return decision(true, policy, local.sharedRemaining + leased - cost, 0, local.fullAt - now, "isolate");
+}
+
+/**
+ * A lease in use this close to its end is renewed in the background by the request that notices, so a busy
+ * isolate moves from one lease to the next without its requests waiting on the limiter. Without it, every
+ * request in flight when a lease ends asks the limiter itself (only the first may lease): each ~800 ms, an
+ * isolate serving 32 concurrent clients made 32 round trips through the full pipeline.
+ */
+const RENEW_AHEAD_MS = 250;
+/** A renewal running longer than this is presumed lost (its request was cancelled); another may start. */
+const RENEWAL_GIVE_UP_MS = 2_000;
+
+/**
+ * Starts a background renewal of the bucket's lease if the lease being spent ends within RENEW_AHEAD_MS and no
+ * renewal is running in this isolate. The renewal leases on top of a zero-cost take, so it admits nothing by
+ * itself, and runs in `ctx.waitUntil` of the request that noticed (its I/O belongs to that request). If it fails,
+ * the next request without a lease asks the limiter as it always did.
+ */
+export function renewLeaseAhead(
+	env: Pick<Env, "RATE_LIMITER">,
+	bucketKey: string,
+	policy: BucketPolicy,
+	ctx: Background,
+	now = rateLimitClock.now(),
+): void {
+	const local = localBuckets.get(bucketKey, now);
+	if (!local || local.policyKey !== policyKeyOf(policy)) return;
+	if (local.renewingSince !== undefined && now - local.renewingSince < RENEWAL_GIVE_UP_MS) return;
+	let latestEnd = 0;
+	for (const lease of local.leases)
+		if (lease.amount > 0 && lease.usableUntil > latestEnd) latestEnd = lease.usableUntil;
+	if (latestEnd <= now || latestEnd - now > RENEW_AHEAD_MS) return;
+	const leaseMax = leaseSizeFor(policy);
+	if (leaseMax <= 0) return;
+	local.renewingSince = now;
+	ctx.waitUntil(renewLease(env, bucketKey, policy, local, leaseMax, now));
+}
+
+async function renewLease(
+	env: Pick<Env, "RATE_LIMITER">,
+	bucketKey: string,
+	policy: BucketPolicy,
+	local: LocalBucket,
+	leaseMax: number,
+	askedAt: number,
+): Promise<void> {
+	try {
+		const result = await limiterStub(env, bucketKey).take({
+			cost: 0,
+			policy,
+			leaseMax,
+			leaseTtlMs: LEASE_TTL_MS,
+		});
+		const answeredAt = rateLimitClock.now();
+		local.sharedRemaining = result.remaining;
+		local.fullAt = answeredAt + result.resetAfterMs;
+		if (result.lease > 0) {
+			local.leases.push({ amount: result.lease, usableUntil: askedAt + LEASE_USABLE_MS });
+			if (local.leases.length > MAX_LOCAL_LEASES) local.leases.shift();
+		}
+	} catch (error) {
+		console.error(
+			JSON.stringify({ msg: "rate limit lease renewal failed", bucketKey, error: String(error) }),
+		);
+	} finally {
+		if (local.renewingSince === askedAt) local.renewingSince = undefined;
+	}
 }
 
 /**

@@ -1,7 +1,10 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { authAuthorityClient } from "../../durable-objects/auth-authority/client.ts";
+import { renewLeaseAhead, takeFromLease, takeRateLimit } from "../../durable-objects/rate-limiter/client.ts";
+import { rateLimitClock } from "../../durable-objects/rate-limiter/clock.ts";
 import { createApp } from "../../workers/app.ts";
+import { knownNotRevoked, refreshRevocationsAhead } from "../../workers/auth/credentials.ts";
 import { serveHotRead } from "../../workers/cache/hot-path.ts";
 import { HOT_READS } from "../../workers/cache/hot-reads.ts";
 import { msUntil } from "../identity/helpers.ts";
@@ -12,6 +15,17 @@ import { call } from "../support/http.ts";
 // the pipeline answers, leaves everything else to it, and weakens neither revocation nor rate limiting.
 
 const pipeline = createApp();
+
+/** The hot path's `ctx`: background work it starts is awaited after each test. */
+const started: Promise<unknown>[] = [];
+const background = {
+	waitUntil(promise: Promise<unknown>) {
+		started.push(promise);
+	},
+};
+afterEach(async () => {
+	await Promise.allSettled(started.splice(0));
+});
 
 function request(path: string, headers: Record<string, string> = {}, init: RequestInit = {}): Request {
 	return new Request(`https://edge.test${path}`, { ...init, headers });
@@ -35,7 +49,7 @@ async function warmReader(path: string, scope = "viewer") {
 const SAME_VALUE = ["etag", "cache-control", "x-cache", "vary", "content-type", "ratelimit-policy"];
 
 async function expectSameAnswer(path: string, headers: Record<string, string>) {
-	const hot = serveHotRead(HOT_READS, request(path, headers), env);
+	const hot = serveHotRead(HOT_READS, request(path, headers), env, background);
 	expect(hot).toBeInstanceOf(Response);
 	const full = await throughPipeline(request(path, headers));
 	const fast = hot as Response;
@@ -61,8 +75,8 @@ describe("the isolate hot path", () => {
 		});
 		expect(notModified.status).toBe(304);
 		// Without a client id, a fresh one each time.
-		const a = serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env);
-		const b = serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env);
+		const a = serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background);
+		const b = serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background);
 		expect(a?.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 		expect(a?.headers.get("x-request-id")).not.toBe(b?.headers.get("x-request-id"));
 	});
@@ -99,7 +113,8 @@ describe("the isolate hot path", () => {
 			["a page not cached for this visibility", request("/v1/projects?sector=energy&limit=6", scoped)],
 			["another route", request("/v1/sectors", auth)],
 		];
-		for (const [why, req] of declined) expect(serveHotRead(HOT_READS, req, env), why).toBeUndefined();
+		for (const [why, req] of declined)
+			expect(serveHotRead(HOT_READS, req, env, background), why).toBeUndefined();
 	});
 
 	it("stops serving a token revoked elsewhere within a second", async () => {
@@ -108,7 +123,9 @@ describe("the isolate hot path", () => {
 		const token = await tokenFor("viewer", { sub, jti });
 		const auth = { authorization: `Bearer ${token}` };
 		for (let i = 0; i < 3; i++) expect((await call("/v1/nations/KE", { headers: auth })).status).toBe(200);
-		expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env)).toBeInstanceOf(Response);
+		expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background)).toBeInstanceOf(
+			Response,
+		);
 		// Another edge revoked it: only the authority knows.
 		await authAuthorityClient(env).revoke({
 			kind: "jti",
@@ -121,7 +138,7 @@ describe("the isolate hot path", () => {
 			(response) => response.status === 401,
 		);
 		expect(elapsed).toBeLessThan(1_000);
-		expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env)).toBeUndefined();
+		expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background)).toBeUndefined();
 	});
 
 	it("never admits more than the rate limit allows", async () => {
@@ -137,5 +154,79 @@ describe("the isolate hot path", () => {
 		expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
 		// The bucket's size plus what refilled while the test ran, never more.
 		expect(admitted).toBeLessThanOrEqual(50 + Math.ceil(seconds * 10));
+	});
+
+	it("renews the rate-limit lease before it runs out, in the background, so reads stay on the hot path", async () => {
+		const realNow = rateLimitClock.now;
+		let simulated = Date.now();
+		rateLimitClock.now = () => simulated;
+		try {
+			const { auth } = await warmReader("/v1/nations/KE");
+			expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background)).toBeInstanceOf(
+				Response,
+			);
+			// 600 ms into a lease usable for 800: this answer starts the renewal.
+			simulated += 600;
+			const before = started.length;
+			expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background)).toBeInstanceOf(
+				Response,
+			);
+			expect(started.length).toBeGreaterThan(before);
+			await Promise.all(started.splice(0));
+			// Past the first lease's end: the renewed one answers.
+			simulated += 400;
+			expect(serveHotRead(HOT_READS, request("/v1/nations/KE", auth), env, background)).toBeInstanceOf(
+				Response,
+			);
+		} finally {
+			rateLimitClock.now = realNow;
+		}
+	});
+
+	it("runs one lease renewal at a time per bucket, and none for a lease far from its end", async () => {
+		const realNow = rateLimitClock.now;
+		let simulated = Date.now();
+		rateLimitClock.now = () => simulated;
+		try {
+			const renewals: Promise<unknown>[] = [];
+			const counting = { waitUntil: (promise: Promise<unknown>) => void renewals.push(promise) };
+			const policy = { perMinute: 600, burst: 100 }; // leases of 5, usable for 800 ms
+			const key = `user:${uniqueSub("renew-bucket")}`;
+			renewLeaseAhead(env, key, policy, counting);
+			expect(renewals).toHaveLength(0); // nothing leased here yet
+			expect((await takeRateLimit(env, key, 1, policy)).allowed).toBe(true);
+			renewLeaseAhead(env, key, policy, counting);
+			expect(renewals).toHaveLength(0); // 800 ms left
+			simulated += 600;
+			renewLeaseAhead(env, key, policy, counting);
+			renewLeaseAhead(env, key, policy, counting);
+			expect(renewals).toHaveLength(1);
+			await Promise.all(renewals);
+			simulated += 400; // the first lease has ended; the renewal's has not
+			expect(takeFromLease(key, 1, policy)?.allowed).toBe(true);
+		} finally {
+			rateLimitClock.now = realNow;
+		}
+	});
+
+	it("refreshes the revocation list before it goes stale, in the background, one refresh at a time", async () => {
+		const sub = uniqueSub("hot-fresh");
+		const token = await tokenFor("viewer", { sub });
+		const auth = { authorization: `Bearer ${token}` };
+		expect((await call("/v1/nations/KE", { headers: auth })).status).toBe(200);
+		const claims = { sub, iat: Math.floor(Date.now() / 1000) - 1 };
+		// The copy is fresh for 500 ms; at 350 ms a request starts its refresh.
+		await new Promise((resolve) => setTimeout(resolve, 350));
+		const refreshes: Promise<unknown>[] = [];
+		const counting = { waitUntil: (promise: Promise<unknown>) => void refreshes.push(promise) };
+		refreshRevocationsAhead(env, counting);
+		refreshRevocationsAhead(env, counting);
+		expect(refreshes).toHaveLength(1);
+		await Promise.all(refreshes);
+		// Fresh again: 400 ms from now is still inside the refreshed copy's 500 ms (not the old one's).
+		expect(knownNotRevoked(claims, Date.now() + 400)).toBe(true);
+		// Just refreshed: nothing to do.
+		refreshRevocationsAhead(env, counting);
+		expect(refreshes).toHaveLength(1);
 	});
 });

@@ -1,10 +1,11 @@
-import { knownNotRevoked } from "../auth/credentials.ts";
+import { renewLeaseAhead, takeFromLease } from "../../durable-objects/rate-limiter/client.ts";
+import { looksLikeApiKey } from "../auth/api-key-format.ts";
+import { knownNotRevoked, refreshRevocationsAhead } from "../auth/credentials.ts";
 import { cachedVerification } from "../auth/jwt.ts";
 import type { Permission } from "../auth/permissions.ts";
 import type { Principal } from "../auth/principal.ts";
 import { provisionedRecently } from "../auth/provisioning.ts";
-import { looksLikeApiKey } from "../auth/api-key-format.ts";
-import { takeFromLease } from "../../durable-objects/rate-limiter/client.ts";
+import type { Background } from "../lib/context.ts";
 import { principalFor } from "../middleware/authenticate.ts";
 import { acceptsJson } from "../middleware/http-rules.ts";
 import { bucketFor, rateLimitHeaders } from "../middleware/rate-limit.ts";
@@ -56,6 +57,8 @@ const PLAIN_QUERY = /^[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*(?:&[A-Za-z0-9_.~-]+=[A-Z
 
 export type HotPathEnv = Pick<
 	Env,
+	| "AUTH_AUTHORITY"
+	| "RATE_LIMITER"
 	| "AUTH_ISSUER"
 	| "AUTH_AUDIENCE"
 	| "AUTH_JWKS_URL"
@@ -82,14 +85,17 @@ export type HotPathEnv = Pick<
  * Anything else (no or another credential, a stale revocation list, a miss, an error to report, a body, an
  * `Accept` without JSON, percent-encoded input) answers undefined and the request takes the full pipeline,
  * which answers it as it always did. The checks run before the only side effect (spending from the lease),
- * so a request that falls through has changed nothing.
+ * so a request that falls through has changed nothing. A request answered here may start, in `ctx.waitUntil`,
+ * the background refresh of the revocation list or renewal of the lease when either is about to run out, so
+ * the next requests keep finding them current (`refreshRevocationsAhead`, `renewLeaseAhead`).
  *
- * @example fetch(request, env, ctx) { return serveHotRead(hotReads, request, env) ?? app.fetch(request, env, ctx); }
+ * @example fetch(request, env, ctx) { return serveHotRead(hotReads, request, env, ctx) ?? app.fetch(request, env, ctx); }
  */
 export function serveHotRead(
 	reads: readonly CompiledHotRead[],
 	request: Request,
 	env: HotPathEnv,
+	ctx: Background,
 ): Response | undefined {
 	if (request.method !== "GET" || request.body !== null) return undefined;
 	const url = request.url;
@@ -144,6 +150,8 @@ export function serveHotRead(
 	const bucket = bucketFor(principal, env as Env);
 	const decision = takeFromLease(bucket.key, read.cost, bucket.policy);
 	if (!decision) return undefined;
+	refreshRevocationsAhead(env, ctx, now);
+	renewLeaseAhead(env, bucket.key, bucket.policy, ctx);
 	const extra = rateLimitHeaders(bucket.name, decision);
 	extra["x-request-id"] = requestIdFor(headers.get("x-request-id"));
 	return cachedResponse(hit, headers.get("if-none-match"), extra);

@@ -7,9 +7,9 @@ export { cacheConfig, ISOLATE_MAX_BYTES, ISOLATE_MAX_ENTRIES, ISOLATE_RECHECK_MS
 export {
 	CONSISTENCY_HEADER,
 	type ConsistencyToken,
-	MAX_TOKEN_LENGTH,
 	decodeConsistencyToken,
 	encodeConsistencyToken,
+	MAX_TOKEN_LENGTH,
 	minItemVersion,
 	minListVersions,
 } from "./consistency.ts";
@@ -24,14 +24,6 @@ export {
 	waitUntilOf,
 	writtenJson,
 } from "./http.ts";
-export {
-	cachedReadHeaders,
-	notModifiedResponse,
-	readRequestParameters,
-	strictBody,
-	writeRequestHeaders,
-	writeResponseHeaders,
-} from "./openapi.ts";
 export { resetIsolateCache } from "./isolate.ts";
 export {
 	CACHED_RESOURCES,
@@ -42,6 +34,14 @@ export {
 	readableDependentKey,
 } from "./keys.ts";
 export { BoundedLru, type LruBounds } from "./lru.ts";
+export {
+	cachedReadHeaders,
+	notModifiedResponse,
+	readRequestParameters,
+	strictBody,
+	writeRequestHeaders,
+	writeResponseHeaders,
+} from "./openapi.ts";
 export { isDatabaseUnavailable, sqlState, violatedConstraint } from "./origin.ts";
 export {
 	type CacheEnv,

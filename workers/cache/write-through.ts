@@ -1,7 +1,6 @@
-import { cacheConfig } from "./config.ts";
-import { kvTtlSeconds } from "./config.ts";
-import { type CacheEntry, entryBytes, fromKv, toKvMetadata } from "./entry.ts";
+import { cacheConfig, kvTtlSeconds } from "./config.ts";
 import type { ConsistencyToken } from "./consistency.ts";
+import { type CacheEntry, entryBytes, fromKv, toKvMetadata } from "./entry.ts";
 import { isolateEntries } from "./isolate.ts";
 import { type CachedResource, itemKey } from "./keys.ts";
 import type { CacheEnv } from "./read-through.ts";

@@ -1,11 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { looksLikeApiKey } from "../auth/api-key-format.ts";
-import { assertTokenNotRevoked, authenticateApiKey } from "../auth/credentials.ts";
+import { assertTokenNotRevoked, authenticateApiKey, refreshRevocationsAhead } from "../auth/credentials.ts";
 import { scopeClaim, type VerifiedToken, verifyAccessToken } from "../auth/jwt.ts";
 import type { Permission } from "../auth/permissions.ts";
 import { Principal } from "../auth/principal.ts";
 import { provisionOnFirstSight } from "../auth/provisioning.ts";
-import type { AppEnv } from "../lib/context.ts";
+import { type AppEnv, backgroundOf } from "../lib/context.ts";
 import { ApiError } from "../lib/problem.ts";
 import { setRateLimitHeaders, spendRateLimit } from "./rate-limit.ts";
 
@@ -76,6 +76,7 @@ async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
 	if (looksLikeApiKey(credential)) return authenticateApiKey(c.env, credential);
 	const verified = await verifyAccessToken(credential, c.env);
 	await assertTokenNotRevoked(c.env, verified.payload);
+	refreshRevocationsAhead(c.env, backgroundOf(c));
 	return principalFor(verified);
 }
 

@@ -1,9 +1,13 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { BucketPolicy } from "../../durable-objects/rate-limiter/bucket.ts";
-import { type RateLimitDecision, takeRateLimit } from "../../durable-objects/rate-limiter/client.ts";
+import {
+	type RateLimitDecision,
+	renewLeaseAhead,
+	takeRateLimit,
+} from "../../durable-objects/rate-limiter/client.ts";
 import type { Principal } from "../auth/principal.ts";
-import type { AppEnv } from "../lib/context.ts";
+import { type AppEnv, backgroundOf } from "../lib/context.ts";
 import { ApiError } from "../lib/problem.ts";
 import { setFinalHeader } from "./request-context.ts";
 
@@ -79,6 +83,7 @@ export async function spendRateLimit(
 ): Promise<Record<string, string>> {
 	const bucket = bucketFor(principal, c.env);
 	const decision = await takeRateLimit(c.env, bucket.key, cost, bucket.policy);
+	if (decision.source === "isolate") renewLeaseAhead(c.env, bucket.key, bucket.policy, backgroundOf(c));
 	const headers = rateLimitHeaders(bucket.name, decision);
 	if (!decision.allowed) {
 		throw new ApiError(

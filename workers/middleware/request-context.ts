@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { openDb, type DbHandle } from "../db/client.ts";
-import type { AppEnv } from "../lib/context.ts";
 import { createEventPublisher } from "../../queues/producer.ts";
+import { type DbHandle, openDb } from "../db/client.ts";
+import type { AppEnv } from "../lib/context.ts";
 
 /**
  * Builds the per-request services: a request id (echoed as `x-request-id`), the serving region, a lazily

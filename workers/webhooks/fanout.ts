@@ -2,10 +2,10 @@ import { sql } from "drizzle-orm";
 import type { Executor } from "../../queues/db.ts";
 import { textArray } from "../../queues/db.ts";
 import type { CloudEvent } from "../../queues/envelope.ts";
-import { isOwnerEvent, ownerMaySee, type ScopeFilter, scopeFilterMatches, typeMatches } from "./filters.ts";
-import type { DeliveryJob } from "./delivery-job.ts";
-import { resolveTargets } from "./target.ts";
 import { webhookMessages } from "../db/schema/webhooks.ts";
+import type { DeliveryJob } from "./delivery-job.ts";
+import { isOwnerEvent, ownerMaySee, type ScopeFilter, scopeFilterMatches, typeMatches } from "./filters.ts";
+import { resolveTargets } from "./target.ts";
 
 /**
  * The body partners receive, per the Standard Webhooks payload shape: `type`, `timestamp` and `data`, plus the

@@ -1,5 +1,5 @@
-import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
+import type { PgDatabase } from "drizzle-orm/pg-core";
 import { ApiError } from "../../lib/problem.ts";
 import type * as schema from "../schema/index.ts";
 

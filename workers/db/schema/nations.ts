@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
-import { char, check, doublePrecision, index, integer, pgTable, text } from "drizzle-orm/pg-core";
-import { bigint } from "drizzle-orm/pg-core";
+import { bigint, char, check, doublePrecision, index, integer, pgTable, text } from "drizzle-orm/pg-core";
 import { cents, timestamps, tsvector } from "./columns.ts";
 
 export const nations = pgTable(

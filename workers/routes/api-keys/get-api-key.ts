@@ -3,7 +3,7 @@ import type { App } from "../../app.ts";
 import { apiKeys } from "../../db/schema/api-keys.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { ApiKeySchema, type ApiKeyResponse, KeyIdParam, ownerFilter, presentApiKey } from "./schema.ts";
+import { type ApiKeyResponse, ApiKeySchema, KeyIdParam, ownerFilter, presentApiKey } from "./schema.ts";
 
 export type GetApiKeyResponse = ApiKeyResponse;
 

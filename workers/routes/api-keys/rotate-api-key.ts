@@ -9,8 +9,8 @@ import { type ApiKeyRow, apiKeys } from "../../db/schema/api-keys.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
-	ApiKeyWithSecretSchema,
 	type ApiKeyWithSecretResponse,
+	ApiKeyWithSecretSchema,
 	assertPersonManagesKeys,
 	auditSnapshot,
 	authorityState,

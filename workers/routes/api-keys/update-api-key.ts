@@ -10,8 +10,8 @@ import { type ApiKeyRow, apiKeys } from "../../db/schema/api-keys.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
-	ApiKeySchema,
 	type ApiKeyResponse,
+	ApiKeySchema,
 	assertPersonManagesKeys,
 	auditSnapshot,
 	authorityState,

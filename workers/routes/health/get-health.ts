@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import type { App } from "../../app.ts";
-import { defineRoute } from "../../lib/route.ts";
-import type { AppEnv } from "../../lib/context.ts";
 import type { Context } from "hono";
 import { nationLedgerClient } from "../../../durable-objects/nation-ledger/client.ts";
-import { ledgerProjectionHealth, LedgerProjectionHealthSchema } from "../ledger/projection-health.ts";
+import type { App } from "../../app.ts";
+import type { AppEnv } from "../../lib/context.ts";
+import { defineRoute } from "../../lib/route.ts";
+import { LedgerProjectionHealthSchema, ledgerProjectionHealth } from "../ledger/projection-health.ts";
 
 const CHECK_TIMEOUT_MS = 3_000;
 

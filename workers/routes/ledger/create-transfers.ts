@@ -10,8 +10,8 @@ import {
 	ledgerNation,
 	NationCodeParam,
 	TransferSchema,
-	writeResponse,
 	writeOptionsOf,
+	writeResponse,
 	writeResponseHeaders,
 } from "./schema.ts";
 

@@ -9,8 +9,8 @@ import {
 	TransferIdParam,
 	type TransferResponse,
 	TransferSchema,
-	writeResponse,
 	writeOptionsOf,
+	writeResponse,
 	writeResponseHeaders,
 } from "./schema.ts";
 

@@ -3,7 +3,7 @@ import { ensureUser } from "../../auth/provisioning.ts";
 import { etagMatches } from "../../cache/index.ts";
 import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { presentUser, UserSchema, type UserResponse, userEtag } from "./schema.ts";
+import { presentUser, type UserResponse, UserSchema, userEtag } from "./schema.ts";
 
 export type GetMeResponse = UserResponse;
 

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 import type { UserRow } from "../../db/schema/users.ts";
+import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 
 /** Marks a property as personal data in the OpenAPI document (for erasure and residency work). */
 export const personal = { "x-personal-data": true } as const;

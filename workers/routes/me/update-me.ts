@@ -8,7 +8,7 @@ import { users } from "../../db/schema/users.ts";
 import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { personal, presentUser, UserSchema, type UserResponse, userEtag } from "./schema.ts";
+import { personal, presentUser, type UserResponse, UserSchema, userEtag } from "./schema.ts";
 
 /** Fields of a user record no PATCH may set: identity comes from the identity provider, bookkeeping from us. */
 const READ_ONLY_FIELDS = [

@@ -1,4 +1,5 @@
 import type { App } from "../../app.ts";
+import type { HotRead } from "../../cache/hot-path.ts";
 import {
 	BoundedLru,
 	CONSISTENCY_HEADER,
@@ -12,11 +13,10 @@ import {
 	readThrough,
 	waitUntilOf,
 } from "../../cache/index.ts";
-import type { HotRead } from "../../cache/hot-path.ts";
 import { findNation } from "../../db/queries/nations.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { NationCodeParam, NationSchema, type NationResponse, nationEntry } from "./schema.ts";
+import { NationCodeParam, type NationResponse, NationSchema, nationEntry } from "./schema.ts";
 
 export type GetNationResponse = NationResponse;
 

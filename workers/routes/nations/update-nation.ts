@@ -12,10 +12,10 @@ import {
 } from "../../cache/index.ts";
 import { lockNation, type NationChanges, updateNation } from "../../db/queries/nations.ts";
 import { inTransaction } from "../../db/queries/transaction.ts";
-import { COVENANT_STATUSES, contributionFor, type CovenantStatus } from "../../domain/contribution.ts";
+import { COVENANT_STATUSES, type CovenantStatus, contributionFor } from "../../domain/contribution.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { NationCodeParam, NationSchema, type NationResponse, nationEntry, presentNation } from "./schema.ts";
+import { NationCodeParam, type NationResponse, NationSchema, nationEntry, presentNation } from "./schema.ts";
 
 /** Fields of a nation no PATCH may set: reference data from the seeds, bookkeeping, and computed money. */
 const READ_ONLY_FIELDS = [

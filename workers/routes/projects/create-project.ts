@@ -19,9 +19,9 @@ import {
 	PROJECT_READ_ONLY_FIELDS,
 	type ProjectResponse,
 	ProjectSchema,
+	presentProject,
 	projectEntry,
 	projectFields,
-	presentProject,
 } from "./schema.ts";
 
 export const CreateProjectBody = strictBody(

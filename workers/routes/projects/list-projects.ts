@@ -3,7 +3,9 @@ import { SECTOR_SLUGS } from "../../../queues/envelope.ts";
 import type { App } from "../../app.ts";
 import type { Visibility } from "../../auth/permissions.ts";
 import type { Principal } from "../../auth/principal.ts";
+import type { HotRead } from "../../cache/hot-path.ts";
 import {
+	BoundedLru,
 	CONSISTENCY_HEADER,
 	cachedJson,
 	cachedReadHeaders,
@@ -12,14 +14,12 @@ import {
 	decodeConsistencyToken,
 	minListVersions,
 	notModifiedResponse,
-	BoundedLru,
 	readableDependentKey,
 	readDependent,
 	readRequestParameters,
 	recentListVersion,
 	waitUntilOf,
 } from "../../cache/index.ts";
-import type { HotRead } from "../../cache/hot-path.ts";
 import {
 	DEFAULT_PAGE_SIZE,
 	decodeCursor,

@@ -19,8 +19,8 @@ import { publishProjectEvent } from "./events.ts";
 import {
 	PROJECT_READ_ONLY_FIELDS,
 	PROJECT_STATUSES,
-	type ProjectResponse,
 	ProjectIdParam,
+	type ProjectResponse,
 	ProjectSchema,
 	type ProjectStatus,
 	projectEntry,

@@ -4,7 +4,7 @@ import type { App } from "../../app.ts";
 import { users } from "../../db/schema/users.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
-import { presentUser, UserSchema, type UserResponse } from "../me/schema.ts";
+import { presentUser, type UserResponse, UserSchema } from "../me/schema.ts";
 
 export type GetUserResponse = UserResponse;
 

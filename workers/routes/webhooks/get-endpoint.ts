@@ -3,8 +3,8 @@ import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import {
 	EndpointIdParam,
-	EndpointSchema,
 	type EndpointResponse,
+	EndpointSchema,
 	endpointEtag,
 	findEndpoint,
 	presentEndpoint,

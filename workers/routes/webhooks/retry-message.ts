@@ -10,8 +10,8 @@ import { TEST_EVENT_TYPE } from "../../webhooks/filters.ts";
 import {
 	findEndpoint,
 	IdempotencyHeaders,
-	MessageSchema,
 	type MessageResponse,
+	MessageSchema,
 	presentMessage,
 } from "./schema.ts";
 

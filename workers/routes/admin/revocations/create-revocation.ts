@@ -8,7 +8,7 @@ import { inTransaction } from "../../../db/queries/transaction.ts";
 import { revocations } from "../../../db/schema/revocations.ts";
 import { ApiError, problemResponses } from "../../../lib/problem.ts";
 import { defineRoute } from "../../../lib/route.ts";
-import { presentRevocation, RevocationSchema, type RevocationResponse } from "./schema.ts";
+import { presentRevocation, type RevocationResponse, RevocationSchema } from "./schema.ts";
 
 export const CreateRevocationBody = z
 	.object({
