@@ -25,6 +25,12 @@ export default defineConfig({
 								AUTH_JWKS_URL: inject("authJwksUrl"),
 								CHECKPOINT_SIGNING_KEYS: inject("checkpointSigningKeys"),
 							},
+							ratelimits: {
+								// Every suite's 401s come from one address ("unknown"): the production budget would turn
+								// them into 429s. test/identity/failed-credentials.test.ts binds the tight one instead.
+								FAILED_AUTH_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+								TIGHT_FAILED_AUTH_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
+							},
 						},
 					})),
 				],

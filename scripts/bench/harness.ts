@@ -193,6 +193,11 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 						modulesRules: undefined,
 						// The cron sweeps would add load the scenario did not ask for.
 						cronTriggers: undefined,
+						// The 401 scenarios measure refusing a credential, not the failed-credential limit's 429s
+						// (the binding is still called for every failure).
+						ratelimits: {
+							FAILED_AUTH_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000_000, period: 60 } },
+						},
 						...sockets,
 						bindings: {
 							...fromToml.bindings,

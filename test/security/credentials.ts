@@ -150,7 +150,7 @@ export async function insufficientCredentials(
 }
 
 /** Bindings the authentication layer itself uses (everything else must stay untouched by a refused request). */
-const AUTH_BINDINGS = new Set(["AUTH_AUTHORITY", "RATE_LIMITER"]);
+const AUTH_BINDINGS = new Set(["AUTH_AUTHORITY", "RATE_LIMITER", "FAILED_AUTH_LIMITER"]);
 /** Reads that change nothing on a KV namespace or similar storage binding. */
 const READS = new Set(["get", "getWithMetadata", "list", "head"]);
 

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { looksLikeApiKey } from "../auth/api-key-format.ts";
 import { assertTokenNotRevoked, authenticateApiKey, refreshRevocationsAhead } from "../auth/credentials.ts";
-import { scopeClaim, type VerifiedToken, verifyAccessToken } from "../auth/jwt.ts";
+import { addressKey, countFailedCredential, refuseBlockedAddress } from "../auth/failed-credentials.ts";
+import { cachedVerification, scopeClaim, type VerifiedToken, verifyAccessToken } from "../auth/jwt.ts";
 import type { Permission } from "../auth/permissions.ts";
 import { Principal } from "../auth/principal.ts";
 import { provisionOnFirstSight } from "../auth/provisioning.ts";
@@ -72,12 +73,27 @@ export function principalFor(verified: VerifiedToken): Principal {
  * invalid credentials throw 401 problems; an unreachable authority 503.
  */
 async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
-	const credential = readCredential(c);
-	if (looksLikeApiKey(credential)) return authenticateApiKey(c.env, credential);
-	const verified = await verifyAccessToken(credential, c.env);
-	await assertTokenNotRevoked(c.env, verified.payload);
-	refreshRevocationsAhead(c.env, backgroundOf(c));
-	return principalFor(verified);
+	const address = addressKey(c.req.raw.headers);
+	try {
+		let credential: string;
+		try {
+			credential = readCredential(c);
+		} catch (error) {
+			refuseBlockedAddress(address);
+			throw error;
+		}
+		// A token this isolate already verified costs nothing to accept: no address is refused for it.
+		const known = !looksLikeApiKey(credential) && cachedVerification(credential, c.env) !== undefined;
+		if (!known) refuseBlockedAddress(address);
+		if (looksLikeApiKey(credential)) return await authenticateApiKey(c.env, credential);
+		const verified = await verifyAccessToken(credential, c.env);
+		await assertTokenNotRevoked(c.env, verified.payload);
+		refreshRevocationsAhead(c.env, backgroundOf(c));
+		return principalFor(verified);
+	} catch (error) {
+		if (error instanceof ApiError && error.status === 401) await countFailedCredential(c.env, address);
+		throw error;
+	}
 }
 
 /**
