@@ -318,6 +318,98 @@ describe("GET /v1/distributions/{id}", () => {
 	});
 });
 
+describe("GET /v1/distributions", () => {
+	type Page = {
+		data: { id: string; period: string; project: { id: string }; status: string }[];
+		next_cursor: string | null;
+	};
+	const base = () => `/v1/distributions?project_id=${project.id}&period=${PERIOD}`;
+
+	async function walk(path: string, headers: Record<string, string>): Promise<string[]> {
+		const ids: string[] = [];
+		let cursor: string | null = null;
+		do {
+			const response = await call(`${path}${cursor ? `&cursor=${cursor}` : ""}`, { headers });
+			expect(response.status).toBe(200);
+			const page = await json<Page>(response);
+			ids.push(...page.data.map((d) => d.id));
+			cursor = page.next_cursor;
+		} while (cursor);
+		return ids;
+	}
+
+	/** Of `ids` (in their order), those with a share for `nation`, from Postgres. */
+	async function payingNation(nation: string, ids: string[]): Promise<string[]> {
+		const shares = await withDb(env, (db) =>
+			db
+				.select({ id: distributionShares.distributionId })
+				.from(distributionShares)
+				.where(
+					and(inArray(distributionShares.distributionId, ids), eq(distributionShares.nationIso2, nation)),
+				),
+		);
+		const paying = new Set(shares.map((s) => s.id));
+		return ids.filter((id) => paying.has(id));
+	}
+
+	it("lists the distributions newest first and walks every page exactly once", async () => {
+		expect(created.length).toBeGreaterThan(1);
+		const all = await walk(`${base()}&limit=200`, admin);
+		expect([...all].sort()).toEqual([...new Set(created)].sort());
+		const byOne = await walk(`${base()}&limit=1`, admin);
+		expect(byOne).toEqual(all);
+		const rows = await withDb(env, (db) =>
+			db.query.distributions.findMany({ where: inArray(distributions.id, all) }),
+		);
+		const createdAt = new Map(rows.map((r) => [r.id, r.createdAt.getTime()]));
+		for (let i = 1; i < all.length; i++)
+			expect(createdAt.get(all[i - 1] as string)).toBeGreaterThanOrEqual(
+				createdAt.get(all[i] as string) as number,
+			);
+		const first = await json<Page>(await call(`${base()}&limit=1`, { headers: admin }));
+		expect(first.data[0]).toMatchObject({ period: PERIOD, project: { id: project.id } });
+		// A status filter keeps only matching rows; nation filters keep those paying the nation.
+		const statuses = await json<Page>(await call(`${base()}&status=completed&limit=200`, { headers: admin }));
+		expect(statuses.data.every((d) => d.status === "completed")).toBe(true);
+		const payingSv = await payingNation("SV", all);
+		expect(payingSv.length).toBeGreaterThan(0);
+		expect(await walk(`${base()}&nation=SLV&limit=200`, admin)).toEqual(payingSv);
+		expect(await walk(`${base()}&nation=TZ&limit=200`, admin)).toEqual([]);
+	});
+
+	it("shows only what the caller's scopes cover", async () => {
+		const all = await walk(`${base()}&limit=200`, admin);
+		const recipient = await bearer("nation:SV", uniqueSub("governor-sv-list"));
+		const visibleToSv = project.nationIso2 === "SV" ? all : await payingNation("SV", all);
+		expect(await walk(`${base()}&limit=200`, recipient)).toEqual(visibleToSv);
+		const sector = await bearer(`sector:${project.sector}`, uniqueSub("sector-list"));
+		expect(await walk(`${base()}&limit=200`, sector)).toEqual(all);
+		const outsider = await bearer("nation:TZ", uniqueSub("governor-tz-list"));
+		expect(await walk(`${base()}&limit=200`, outsider)).toEqual([]);
+	});
+
+	it("refuses bad input and anonymous callers with a problem", async () => {
+		const cursor = (await json<Page>(await call(`${base()}&limit=1`, { headers: admin }))).next_cursor;
+		expect(cursor).not.toBeNull();
+		for (const path of [
+			`${base()}&limit=0`,
+			`${base()}&limit=201`,
+			`${base()}&status=lost`,
+			`${base()}&nation=ZZ`,
+			`${base()}&period=26`,
+			`${base()}&extra=1`,
+			"/v1/distributions?project_id=not-a-uuid",
+			`/v1/distributions?period=${PERIOD}&cursor=${cursor}`,
+			`${base()}&cursor=bm90LWEtY3Vyc29y`,
+		]) {
+			const response = await call(path, { headers: admin });
+			expect(response.status, path).toBe(400);
+			expect(response.headers.get("content-type"), path).toMatch(/^application\/problem\+json/);
+		}
+		expect((await call(base())).status).toBe(401);
+	});
+});
+
 describe("GET /v1/fund", () => {
 	it("totals the period's flows from the projection, overall, per serving region and per sector", async () => {
 		// A disbursement to the project from HN's treasury, for the same period.
