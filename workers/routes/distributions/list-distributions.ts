@@ -10,6 +10,7 @@ import { Period } from "../../domain/fund/period.ts";
 import { nationByCode } from "../../domain/ledger/nations.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
+import { DistributionSchema } from "./schema.ts";
 
 const MAX_PAGE = 200;
 const DEFAULT_PAGE = 50;
@@ -33,29 +34,23 @@ export const ListDistributionsQuery = z
 	})
 	.strict();
 
-const Cents = z.number().int();
-
-export const DistributionSummarySchema = z
-	.object({
-		id: z.string().openapi({ example: "dist_4f1c2b0e5d1a4b8e9a510c2f3e4d5a6b" }),
+/** A distribution without its shares: the saga's view (DistributionSchema) minus what only the saga knows. */
+export const DistributionSummarySchema = DistributionSchema.pick({
+	id: true,
+	project: true,
+	period: true,
+	amount_cents: true,
+	total_weight_cents: true,
+	created_at: true,
+	created_by: true,
+	completed_at: true,
+})
+	.extend({
 		status: z.enum(SAGA_STATUSES).openapi({
 			description:
 				"As recorded in Postgres: `running` until the saga records its outcome (`completed` or `stalled`). GET /v1/distributions/{id} reads the saga itself, with live progress per share.",
 		}),
-		project: z.object({
-			id: z.string(),
-			name: z.string(),
-			sector: z.string(),
-			nation: z.string().openapi({ description: "The host nation" }),
-			serving_region: z.string(),
-		}),
-		period: z.string(),
-		amount_cents: Cents,
-		total_weight_cents: Cents,
 		recipients: z.number().int().openapi({ description: "Nations with a share above zero" }),
-		created_at: z.string().openapi({ format: "date-time" }),
-		created_by: z.string(),
-		completed_at: z.string().nullable().openapi({ format: "date-time" }),
 	})
 	.openapi("DistributionSummary");
 
