@@ -131,6 +131,28 @@ export class DistributionSaga extends DurableObject<Env> {
 		return this.present(this.requireSaga());
 	}
 
+	/**
+	 * Resumes a stalled distribution, once whatever made a ledger refuse a share has been dealt with: the refused
+	 * shares go back to pending and the saga runs again (posting them with the same transfer ids and idempotency
+	 * keys, so a share a ledger did record is never paid twice), then records and announces its outcome as usual.
+	 * `resumed` is false, and nothing changes, for a saga that is not stalled; null when there is no such saga.
+	 */
+	async resume(): Promise<{ resumed: boolean; view: DistributionView } | null> {
+		const saga = this.saga();
+		if (!saga) return null;
+		if (saga.status !== "stalled") return { resumed: false, view: this.present(saga) };
+		this.ctx.storage.transactionSync(() => {
+			this.ctx.storage.sql.exec("update shares set state = 'pending' where state = 'refused'");
+			this.ctx.storage.sql.exec(
+				`update saga set status = 'running', completed_at_ms = null, consecutive_failures = 0, last_error = null,
+					next_attempt_at_ms = null`,
+			);
+		});
+		await this.ctx.storage.setAlarm(Date.now());
+		console.log(JSON.stringify({ msg: "distribution resumed", distribution: saga.id }));
+		return { resumed: true, view: this.present(this.requireSaga()) };
+	}
+
 	/** The plan and its progress; null when no distribution was started under this id. */
 	async view(): Promise<DistributionView | null> {
 		const saga = this.saga();

@@ -8,6 +8,7 @@ import { distributionShares, distributions } from "../../workers/db/schema/distr
 import { projects } from "../../workers/db/schema/projects.ts";
 import { type DistributionView, distributionIdFor } from "../../workers/domain/fund/distribution.ts";
 import { splitByWeight } from "../../workers/domain/fund/split.ts";
+import { refusal } from "../../workers/domain/ledger/refusals.ts";
 import type { GetFundResponse } from "../../workers/routes/fund/get-fund.ts";
 import { bearer, uniqueSub } from "../support/auth.ts";
 import { call, json } from "../support/http.ts";
@@ -484,5 +485,70 @@ describe("GET /v1/fund", () => {
 		expect(
 			(await call("/v1/fund", { headers: await bearer("partner ledger:read", uniqueSub("p")) })).status,
 		).toBe(200);
+	});
+});
+
+describe("POST /v1/distributions/{id}/resume", () => {
+	it("resumes a stalled distribution once the refusal is dealt with, paying nobody twice; changes nothing otherwise", async () => {
+		const key = uniqueKey("dist-stall");
+		const id = distributionIdFor({ kind: "user", id: adminSub }, key);
+		const queues = recordingQueues();
+		// SV's ledger refuses its share until `refusing` is lifted (as if its treasury had been short).
+		let refusing = true;
+		await runInDurableObject(sagaOf(env, id), (saga: DistributionSaga) => {
+			saga.outcomeEnv = { ...env, ...queues.bindings };
+			const real = saga.ledgerFor;
+			saga.ledgerFor = (nation) => ({
+				transfer: async (input, options) =>
+					nation === "SV" && refusing
+						? { ok: false, refusal: refusal("exceeds_credits", "treasury would exceed its credits") }
+						: real(nation).transfer(input, options),
+			});
+		});
+		const created202 = await call("/v1/distributions", {
+			method: "POST",
+			headers: { ...admin, "idempotency-key": key },
+			json: { project_id: project.id, amount: 1_000, period: PERIOD },
+		});
+		expect(created202.status).toBe(202);
+		created.push(id);
+		const stalled = await finish(id);
+		expect(stalled.status).toBe("stalled");
+		expect(stalled.shares.find((s) => s.nation === "SV")).toMatchObject({ state: "refused" });
+		expect(queues.events).toEqual([]);
+
+		const governor = await bearer("nation:SV", uniqueSub("governor-resume"));
+		expect((await call(`/v1/distributions/${id}/resume`, { method: "POST", headers: governor })).status).toBe(
+			403,
+		);
+		expect((await call(`/v1/distributions/${id}/resume`, { method: "POST" })).status).toBe(401);
+
+		refusing = false;
+		const resumed = await call(`/v1/distributions/${id}/resume`, { method: "POST", headers: admin });
+		expect(resumed.status).toBe(202);
+		expect(await json(resumed)).toMatchObject({ id, status: "running" });
+		const done = await finish(id);
+		expect(done.status).toBe("completed");
+		for (const share of done.shares) {
+			const page = await ledger(share.nation).entries({ kind: "distribution" });
+			const postings = page.entries.filter((e) => e.reference.distribution_id === id);
+			expect(postings, share.nation).toHaveLength(share.share_cents > 0 ? 1 : 0);
+		}
+		expect(queues.events).toEqual([expect.objectContaining({ id, type: "covenant.payments.distributed" })]);
+		const row = await withDb(env, (db) =>
+			db.query.distributions.findFirst({ where: eq(distributions.id, id) }),
+		);
+		expect(row).toMatchObject({ status: "completed" });
+
+		// Not stalled any more: a retried call changes nothing.
+		const again = await call(`/v1/distributions/${id}/resume`, { method: "POST", headers: admin });
+		expect(again.status).toBe(200);
+		expect(await json(again)).toMatchObject({ id, status: "completed" });
+		expect(queues.events).toHaveLength(1);
+		const unknown = distributionIdFor({ kind: "user", id: "nobody" }, "never-used");
+		for (const missing of [unknown, "dist_xyz"]) {
+			const response = await call(`/v1/distributions/${missing}/resume`, { method: "POST", headers: admin });
+			expect(response.status, missing).toBe(404);
+		}
 	});
 });
