@@ -6,8 +6,8 @@ import { contributionSchedules } from "../../db/schema/contributions.ts";
 import { nations } from "../../db/schema/nations.ts";
 import { CONTRIBUTION_STATUSES, contributionStatus, utcDate } from "../../domain/fund/contributions.ts";
 import { Period } from "../../domain/fund/period.ts";
-import { nationByCode } from "../../domain/ledger/nations.ts";
-import { ApiError, problemResponses } from "../../lib/problem.ts";
+import { nationFilterOf } from "../../lib/nation-filter.ts";
+import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import { paidContributions, projectionCompleteness } from "../fund/projection.ts";
 
@@ -114,12 +114,7 @@ export const register = (app: App) =>
 		const query = c.req.valid("query");
 		const today = utcDate(Date.now());
 		const period = query.period ?? today.slice(0, 4);
-		const nationFilter = query.nation === undefined ? undefined : nationByCode(query.nation)?.iso2;
-		if (query.nation !== undefined && nationFilter === undefined) {
-			throw new ApiError("invalid_request", `No nation has the code '${query.nation}'`, {
-				errors: [{ path: ["query", "nation"], message: "unknown nation", code: "invalid_value" }],
-			});
-		}
+		const nationFilter = nationFilterOf(query.nation);
 		const filters = `${period}|${query.status ?? ""}|${nationFilter ?? ""}`;
 		const after = decodeCursor(query.cursor, fingerprint(filters));
 

@@ -7,7 +7,7 @@ import { nations } from "../../db/schema/nations.ts";
 import { projects } from "../../db/schema/projects.ts";
 import { SAGA_STATUSES } from "../../domain/fund/distribution.ts";
 import { Period } from "../../domain/fund/period.ts";
-import { nationByCode } from "../../domain/ledger/nations.ts";
+import { nationFilterOf } from "../../lib/nation-filter.ts";
 import { ApiError, problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import { DistributionSchema } from "./schema.ts";
@@ -81,12 +81,7 @@ export const route = defineRoute({
 export const register = (app: App) =>
 	app.openapi(route, async (c) => {
 		const query = c.req.valid("query");
-		const nationFilter = query.nation === undefined ? undefined : nationByCode(query.nation)?.iso2;
-		if (query.nation !== undefined && nationFilter === undefined) {
-			throw new ApiError("invalid_request", `No nation has the code '${query.nation}'`, {
-				errors: [{ path: ["query", "nation"], message: "unknown nation", code: "invalid_value" }],
-			});
-		}
+		const nationFilter = nationFilterOf(query.nation);
 		const filters = `${query.project_id ?? ""}|${query.period ?? ""}|${query.status ?? ""}|${nationFilter ?? ""}`;
 		const after = decodeCursor(query.cursor, fingerprint(filters));
 		const db = c.var.db();
