@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import { withDb } from "../workers/db/client.ts";
+import { type Database, withDb } from "../workers/db/client.ts";
+import { TOMBSTONE_RETENTION_MS } from "../workers/sync/retention.ts";
 import { pruneWebhookHistory, redispatchOverdue } from "../workers/webhooks/dispatch.ts";
 import { sendDeliveries } from "./consumers/notification-delivery.ts";
 import { errorText } from "./consumers/runner.ts";
@@ -21,12 +22,14 @@ export interface SweepReport {
 	deliveries?: { claimed: number; sent: number; retry: number; failed: number; invalid_token: number };
 	pruned?: { processed_events: number; event_failures: number; notification_deliveries: number };
 	webhooks?: { redispatched?: number; pruned?: number };
+	sync?: { tombstones_pruned: number };
 }
 
 /**
  * The worker's `scheduled` handler. Every minute: re-send events parked in the outbox, and push deliveries
  * left pending (transient provider failures, or a consumer that died after its commit). Daily: prune the
- * dedupe records and old failure and delivery records. Each part runs even when another fails.
+ * dedupe records, old failure and delivery records, and sync tombstones past their retention. Each part runs
+ * even when another fails.
  */
 export async function runScheduled(
 	controller: Pick<ScheduledController, "cron">,
@@ -48,6 +51,9 @@ export async function runScheduled(
 						sql`delete from notification_deliveries where status in ('sent', 'failed', 'invalid_token') and updated_at < now() - make_interval(days => ${DELIVERY_RETENTION_DAYS})`,
 					),
 				};
+			});
+			await logged("sync-prune", async () => {
+				report.sync = { tombstones_pruned: await pruneSyncTombstones(db) };
 			});
 			await logged("webhooks-prune", async () => {
 				report.webhooks = { pruned: await pruneWebhookHistory(db) };
@@ -86,4 +92,26 @@ async function logged(part: string, run: () => Promise<void>): Promise<void> {
 	} catch (error) {
 		console.error(JSON.stringify({ msg: "sweep part failed", part, error: errorText(error) }));
 	}
+}
+
+/** Tombstones pruned per statement, so one sweep never holds a long delete on the table triggers write to. */
+const TOMBSTONE_PRUNE_BATCH = 10_000;
+const TOMBSTONE_PRUNE_BATCHES = 100;
+
+/**
+ * Deletes sync tombstones older than TOMBSTONE_RETENTION_MS (by `changed_ms`, the tombstones' own clock), in
+ * batches. A device that last pulled before then is told to resynchronize instead (workers/sync/retention.ts).
+ */
+export async function pruneSyncTombstones(db: Database, nowMs = Date.now()): Promise<number> {
+	const before = nowMs - TOMBSTONE_RETENTION_MS;
+	let pruned = 0;
+	for (let batch = 0; batch < TOMBSTONE_PRUNE_BATCHES; batch++) {
+		const result = await db.execute(
+			sql`delete from sync_tombstones where id in (select id from sync_tombstones where changed_ms < ${before} order by id limit ${TOMBSTONE_PRUNE_BATCH})`,
+		);
+		const count = result.rowCount ?? 0;
+		pruned += count;
+		if (count < TOMBSTONE_PRUNE_BATCH) break;
+	}
+	return pruned;
 }

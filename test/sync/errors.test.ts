@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pruneSyncTombstones } from "../../queues/scheduled.ts";
 import { MAX_PUSH_RECORDS } from "../../workers/sync/push.ts";
 import { notificationSettingsId } from "../../workers/sync/tables.ts";
 import { bearer } from "../support/auth.ts";
@@ -306,5 +307,40 @@ describe("/v1/sync: security", () => {
 		expect(pushed.status).toBe(200);
 		const admin = await pull("admin", { last_pulled_at: timestamp, page_size: 2000 }, uniqueUser("admin"));
 		expect((admin.changes.field_reports?.created ?? []).map((r) => r.id)).not.toContain(report.id);
+	});
+});
+
+describe("GET /v1/sync: deletions are remembered for 30 days", () => {
+	it("tells a device whose last pull is older than that to synchronize from scratch (410)", async () => {
+		const old = Date.now() - 30 * 86_400_000;
+		const problem = await problemOf(await pullResponse("sync:read", { last_pulled_at: old }), 410);
+		expect(problem.code).toBe("resync_required");
+		expect(problem.detail).toMatch(/synchronize from scratch/);
+		expect(problem).toMatchObject({ last_pulled_at: old, resync_after_days: 29 });
+		// Within the window, an incremental pull works.
+		expect((await pullResponse("sync:read", { last_pulled_at: Date.now() - 28 * 86_400_000 })).status).toBe(
+			200,
+		);
+	});
+
+	it("prunes tombstones past the retention in the daily sweep, keeping newer ones", async () => {
+		const now = Date.now();
+		const rowId = `prune-${crypto.randomUUID()}`;
+		const inserted = await db((d) =>
+			d.execute<{ id: number; changed_ms: number }>(
+				sql`insert into sync_tombstones (table_name, row_id, reason, changed_ms) values
+					('bookmarks', ${rowId}, 'deleted', ${now - 31 * 86_400_000}),
+					('bookmarks', ${rowId}, 'deleted', ${now - 29 * 86_400_000})
+					returning id, changed_ms`,
+			),
+		);
+		expect(inserted.rows).toHaveLength(2);
+		const pruned = await db((d) => pruneSyncTombstones(d, now));
+		expect(pruned).toBeGreaterThanOrEqual(1);
+		const left = await db((d) =>
+			d.execute<{ changed_ms: string }>(sql`select changed_ms from sync_tombstones where row_id = ${rowId}`),
+		);
+		expect(left.rows.map((r) => Number(r.changed_ms))).toEqual([now - 29 * 86_400_000]);
+		await db((d) => d.execute(sql`delete from sync_tombstones where row_id = ${rowId}`));
 	});
 });

@@ -5,6 +5,7 @@ import { NOTIFICATION_CATEGORIES } from "../db/schema/notifications.ts";
 import { ApiError } from "../lib/problem.ts";
 import { readHorizon } from "./horizon.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
+import { RESYNC_AFTER_DAYS, RESYNC_AFTER_MS, TOMBSTONE_RETENTION_DAYS } from "./retention.ts";
 import { tombstoneScopeFor, visibleWhere } from "./scope.ts";
 import { type SchemaVersion, type SyncTable, type SyncTableName, tablesAt } from "./tables.ts";
 
@@ -64,6 +65,13 @@ export async function pullChanges(
 		throw new ApiError(
 			"invalid_request",
 			`last_pulled_at ${lastPulledAt} is in the future (the server's clock reads ${horizon.nowMs}); send the timestamp of your last pull, or null for a first sync`,
+		);
+	}
+	if (lastPulledAt !== null && lastPulledAt < horizon.nowMs - RESYNC_AFTER_MS) {
+		throw new ApiError(
+			"resync_required",
+			`This device last synchronized more than ${RESYNC_AFTER_DAYS} days ago; deletions are remembered for ${TOMBSTONE_RETENTION_DAYS} days, so some since then may be gone. Reset the local database and synchronize from scratch (last_pulled_at=null)`,
+			{ extensions: { last_pulled_at: lastPulledAt, resync_after_days: RESYNC_AFTER_DAYS } },
 		);
 	}
 	if (horizon.safeMs === null && lastPulledAt === null) {

@@ -109,7 +109,7 @@ export const route = defineRoute({
 	tags: ["sync"],
 	summary: "Pull changes (WatermelonDB sync protocol)",
 	description:
-		"Everything that changed since `last_pulled_at` in the tables of the client's schema version, limited to what the caller may see, as WatermelonDB's `synchronize()` expects. A first sync (`last_pulled_at=null`) sends every visible record as created. Large pulls come in pages: while `has_more` is true, pull again from the returned `timestamp` (see docs/sync.md).",
+		"Everything that changed since `last_pulled_at` in the tables of the client's schema version, limited to what the caller may see, as WatermelonDB's `synchronize()` expects. A first sync (`last_pulled_at=null`) sends every visible record as created. Large pulls come in pages: while `has_more` is true, pull again from the returned `timestamp` (see docs/sync.md). Deletions are remembered for 30 days: a `last_pulled_at` more than 29 days old is answered 410 `resync_required` (reset the local database, then a first sync).",
 	access: { permission: "sync:read" },
 	request: { query: PullQuerySchema },
 	responses: {
@@ -117,7 +117,7 @@ export const route = defineRoute({
 			description: "The changes, and the timestamp to pull from next",
 			content: { "application/json": { schema: PullResponseSchema } },
 		},
-		...problemResponses(400, 503),
+		...problemResponses(400, 410, 503),
 	},
 });
 
