@@ -48,10 +48,18 @@ function ipv6Groups(address: string): string[] {
 	);
 }
 
-/** Throws 429 when this isolate knows the address has spent its failure budget. Synchronous, no I/O. */
-export function refuseBlockedAddress(key: string, now = Date.now()): void {
+/**
+ * Throws 429 when this isolate knows the address has spent its failure budget, unless `exempt()` says the
+ * request carries a credential that costs nothing to accept. Synchronous, no I/O; `exempt` runs only for a
+ * blocked address.
+ */
+export function refuseBlockedAddress(
+	key: string,
+	exempt: () => boolean = () => false,
+	now = Date.now(),
+): void {
 	const until = blockedAddresses.get(key, now);
-	if (until === undefined) return;
+	if (until === undefined || exempt()) return;
 	throw tooManyFailures(Math.ceil((until - now) / 1000));
 }
 

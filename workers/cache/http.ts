@@ -1,5 +1,5 @@
 import type { Context, TypedResponse } from "hono";
-import type { AppEnv } from "../lib/context.ts";
+import { type AppEnv, backgroundOf } from "../lib/context.ts";
 import { CONSISTENCY_HEADER, type ConsistencyToken, encodeConsistencyToken } from "./consistency.ts";
 import type { CacheEntry } from "./entry.ts";
 import type { CacheRead } from "./read-through.ts";
@@ -107,14 +107,8 @@ function stripWeak(tag: string): string {
 	return tag.startsWith("W/") ? tag.slice(2) : tag;
 }
 
-/** `ctx.waitUntil` of the request, or awaiting nothing when there is no execution context (direct app calls). */
+/** `ctx.waitUntil` of the request as a function (see `backgroundOf` for requests without one). */
 export function waitUntilOf(c: Context<AppEnv>): (promise: Promise<unknown>) => void {
-	return (promise) => {
-		try {
-			c.executionCtx.waitUntil(promise);
-		} catch {
-			// No execution context: the promise still runs; nothing outlives the request to wait for it.
-			void promise;
-		}
-	};
+	const background = backgroundOf(c);
+	return (promise) => background.waitUntil(promise);
 }

@@ -82,10 +82,10 @@ async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
 			refuseBlockedAddress(address);
 			throw error;
 		}
+		const apiKey = looksLikeApiKey(credential);
 		// A token this isolate already verified costs nothing to accept: no address is refused for it.
-		const known = !looksLikeApiKey(credential) && cachedVerification(credential, c.env) !== undefined;
-		if (!known) refuseBlockedAddress(address);
-		if (looksLikeApiKey(credential)) return await authenticateApiKey(c.env, credential);
+		refuseBlockedAddress(address, () => !apiKey && cachedVerification(credential, c.env) !== undefined);
+		if (apiKey) return await authenticateApiKey(c.env, credential);
 		const verified = await verifyAccessToken(credential, c.env);
 		await assertTokenNotRevoked(c.env, verified.payload);
 		refreshRevocationsAhead(c.env, backgroundOf(c));

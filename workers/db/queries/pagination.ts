@@ -28,25 +28,41 @@ export function encodeCursor(lastKey: string, filterFingerprint: string): string
 /** The key the next page starts after; a 400 problem when the cursor is malformed or for other filters. */
 export function decodeCursor(cursor: string | undefined, filterFingerprint: string): string | undefined {
 	if (cursor === undefined) return undefined;
-	const invalid = (message: string) =>
-		new ApiError("invalid_request", `The cursor is not valid here: ${message}`, {
-			errors: [{ path: ["query", "cursor"], message, code: "invalid_cursor" }],
-		});
 	let parsed: unknown;
 	try {
 		const padded = cursor.replace(/-/g, "+").replace(/_/g, "/");
 		parsed = JSON.parse(atob(padded + "=".repeat((4 - (padded.length % 4)) % 4)));
 	} catch {
-		throw invalid("it is not a cursor this API issued");
+		throw invalidCursor(NOT_OURS);
 	}
 	const { k, f } = (parsed ?? {}) as { k?: unknown; f?: unknown };
 	if (typeof k !== "string" || typeof f !== "string" || k.length > 64) {
-		throw invalid("it is not a cursor this API issued");
+		throw invalidCursor(NOT_OURS);
 	}
 	if (f !== filterFingerprint) {
-		throw invalid("it was issued for different filters; repeat the filters of the first page with it");
+		throw invalidCursor("it was issued for different filters; repeat the filters of the first page with it");
 	}
 	return k;
+}
+
+const NOT_OURS = "it is not a cursor this API issued";
+
+function invalidCursor(message: string): ApiError {
+	return new ApiError("invalid_request", `The cursor is not valid here: ${message}`, {
+		errors: [{ path: ["query", "cursor"], message, code: "invalid_cursor" }],
+	});
+}
+
+/**
+ * The two halves of a `<ISO time>|<id>` key, the key of every list ordered by a timestamp and an id; a 400
+ * problem when the time does not parse or the id does not match `idPattern` (a key this API never issued).
+ */
+export function splitTimeKey(key: string, idPattern = /^.+$/): [string, string] {
+	const bar = key.indexOf("|");
+	const time = key.slice(0, bar);
+	const id = key.slice(bar + 1);
+	if (bar <= 0 || Number.isNaN(Date.parse(time)) || !idPattern.test(id)) throw invalidCursor(NOT_OURS);
+	return [time, id];
 }
 
 /**

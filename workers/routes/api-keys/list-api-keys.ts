@@ -6,6 +6,7 @@ import {
 	decodeCursor,
 	fingerprint,
 	MAX_PAGE_SIZE,
+	splitTimeKey,
 	toPage,
 } from "../../db/queries/pagination.ts";
 import { apiKeys } from "../../db/schema/api-keys.ts";
@@ -69,7 +70,7 @@ export const register = (app: App) =>
 		if (status === "active") conditions.push(isNull(apiKeys.revokedAt), gt(apiKeys.expiresAt, sql`now()`));
 		if (status === "expired") conditions.push(isNull(apiKeys.revokedAt), lte(apiKeys.expiresAt, sql`now()`));
 		if (after !== undefined) {
-			const [createdAt, id] = splitKey(after);
+			const [createdAt, id] = splitTimeKey(after);
 			conditions.push(
 				or(
 					sql`${apiKeys.createdAt} < ${createdAt}::timestamptz`,
@@ -93,11 +94,3 @@ export const register = (app: App) =>
 		);
 		return c.json(page, 200, { "cache-control": "no-store" });
 	});
-
-function splitKey(key: string): [string, string] {
-	const [createdAt, id] = key.split("|");
-	if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) {
-		throw new ApiError("invalid_request", "The cursor is not valid here: it is not a cursor this API issued");
-	}
-	return [createdAt, id];
-}

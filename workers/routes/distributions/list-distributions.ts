@@ -1,14 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, exists, inArray, lt, or, type SQL } from "drizzle-orm";
 import type { App } from "../../app.ts";
-import { decodeCursor, fingerprint, toPage } from "../../db/queries/pagination.ts";
+import { decodeCursor, fingerprint, splitTimeKey, toPage } from "../../db/queries/pagination.ts";
 import { distributionShares, distributions } from "../../db/schema/distributions.ts";
 import { nations } from "../../db/schema/nations.ts";
 import { projects } from "../../db/schema/projects.ts";
-import { SAGA_STATUSES } from "../../domain/fund/distribution.ts";
+import { DISTRIBUTION_ID_PATTERN, SAGA_STATUSES } from "../../domain/fund/distribution.ts";
 import { Period } from "../../domain/fund/period.ts";
 import { nationFilterOf } from "../../lib/nation-filter.ts";
-import { ApiError, problemResponses } from "../../lib/problem.ts";
+import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import { DistributionSchema } from "./schema.ts";
 
@@ -117,7 +117,8 @@ export const register = (app: App) =>
 			conditions.push(or(...visible) as SQL);
 		}
 		if (after !== undefined) {
-			const [createdAt, id] = parseKey(after);
+			const [time, id] = splitTimeKey(after, DISTRIBUTION_ID_PATTERN);
+			const createdAt = new Date(time);
 			conditions.push(
 				or(
 					lt(distributions.createdAt, createdAt),
@@ -176,25 +177,3 @@ export const register = (app: App) =>
 		c.header("cache-control", "no-store");
 		return c.json<ListDistributionsResponse, 200>(page, 200);
 	});
-
-/** A cursor key: the row's creation time and id. A key that does not parse is a cursor this API never issued. */
-function parseKey(key: string): [Date, string] {
-	const [time = "", id = ""] = key.split("|");
-	const createdAt = new Date(time);
-	if (Number.isNaN(createdAt.getTime()) || !/^dist_[0-9a-f]{32}$/.test(id)) {
-		throw new ApiError(
-			"invalid_request",
-			"The cursor is not valid here: it is not a cursor this API issued",
-			{
-				errors: [
-					{
-						path: ["query", "cursor"],
-						message: "it is not a cursor this API issued",
-						code: "invalid_cursor",
-					},
-				],
-			},
-		);
-	}
-	return [createdAt, id];
-}

@@ -6,11 +6,12 @@ import {
 	decodeCursor,
 	fingerprint,
 	MAX_PAGE_SIZE,
+	splitTimeKey,
 	toPage,
 } from "../../db/queries/pagination.ts";
 import { users } from "../../db/schema/users.ts";
 import { SERVING_REGIONS } from "../../domain/serving-regions.ts";
-import { ApiError, problemResponses } from "../../lib/problem.ts";
+import { problemResponses } from "../../lib/problem.ts";
 import { defineRoute } from "../../lib/route.ts";
 import { presentUser, UserSchema } from "../me/schema.ts";
 
@@ -84,13 +85,7 @@ export const register = (app: App) =>
 		if (filters.created_before)
 			conditions.push(sql`${users.createdAt} < ${filters.created_before}::timestamptz`);
 		if (after !== undefined) {
-			const [createdAt, id] = after.split("|");
-			if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) {
-				throw new ApiError(
-					"invalid_request",
-					"The cursor is not valid here: it is not a cursor this API issued",
-				);
-			}
+			const [createdAt, id] = splitTimeKey(after);
 			conditions.push(
 				or(
 					sql`${users.createdAt} < ${createdAt}::timestamptz`,

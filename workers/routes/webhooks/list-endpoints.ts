@@ -6,6 +6,7 @@ import {
 	decodeCursor,
 	fingerprint,
 	MAX_PAGE_SIZE,
+	splitTimeKey,
 	toPage,
 } from "../../db/queries/pagination.ts";
 import { webhookEndpoints } from "../../db/schema/webhooks.ts";
@@ -103,9 +104,5 @@ export const register = (app: App) =>
 
 /** `<ISO time>|<uuid>`, as the cursors of the webhook listings carry it. */
 export function splitCursorKey(key: string): [string, string] {
-	const [time, id] = key.split("|");
-	if (!time || !id || Number.isNaN(Date.parse(time)) || !/^[0-9a-f-]{36}$/.test(id)) {
-		throw new ApiError("invalid_request", "The cursor is not valid here: it is not a cursor this API issued");
-	}
-	return [time, id];
+	return splitTimeKey(key, /^[0-9a-f-]{36}$/);
 }

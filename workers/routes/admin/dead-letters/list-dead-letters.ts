@@ -6,10 +6,11 @@ import {
 	decodeCursor,
 	fingerprint,
 	MAX_PAGE_SIZE,
+	splitTimeKey,
 	toPage,
 } from "../../../db/queries/pagination.ts";
 import { deadLetters } from "../../../db/schema/dead-letters.ts";
-import { ApiError, problemResponses } from "../../../lib/problem.ts";
+import { problemResponses } from "../../../lib/problem.ts";
 import { defineRoute } from "../../../lib/route.ts";
 import { DeadLetterSchema, presentDeadLetter } from "./schema.ts";
 
@@ -64,13 +65,7 @@ export const register = (app: App) =>
 		if (filters.status === "pending") conditions.push(isNull(deadLetters.redrivenAt));
 		if (filters.status === "redriven") conditions.push(isNotNull(deadLetters.redrivenAt));
 		if (after !== undefined) {
-			const [at, id] = after.split("|");
-			if (!at || !id || Number.isNaN(Date.parse(at))) {
-				throw new ApiError(
-					"invalid_request",
-					"The cursor is not valid here: it is not a cursor this API issued",
-				);
-			}
+			const [at, id] = splitTimeKey(after);
 			conditions.push(
 				or(
 					sql`${deadLetters.deadLetteredAt} < ${at}::timestamptz`,

@@ -6,10 +6,11 @@ import {
 	decodeCursor,
 	fingerprint,
 	MAX_PAGE_SIZE,
+	splitTimeKey,
 	toPage,
 } from "../../../db/queries/pagination.ts";
 import { revocations } from "../../../db/schema/revocations.ts";
-import { ApiError, problemResponses } from "../../../lib/problem.ts";
+import { problemResponses } from "../../../lib/problem.ts";
 import { defineRoute } from "../../../lib/route.ts";
 import { presentRevocation, RevocationSchema } from "./schema.ts";
 
@@ -58,13 +59,7 @@ export const register = (app: App) =>
 		if (filters.kind) conditions.push(eq(revocations.kind, filters.kind));
 		if (filters.value) conditions.push(eq(revocations.value, filters.value));
 		if (after !== undefined) {
-			const [createdAt, id] = after.split("|");
-			if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) {
-				throw new ApiError(
-					"invalid_request",
-					"The cursor is not valid here: it is not a cursor this API issued",
-				);
-			}
+			const [createdAt, id] = splitTimeKey(after);
 			conditions.push(
 				or(
 					sql`${revocations.createdAt} < ${createdAt}::timestamptz`,
